@@ -1,0 +1,61 @@
+"""The one command line: ``pixelwise <command>`` (also ``python -m pixelwise``).
+
+Each subcommand lives in ``pixelwise/commands/<name>.py`` and exposes ``add_arguments(parser)`` and
+``run(args) -> int``. Command modules stay thin: they parse, then call one library function. They import
+torch and friends inside ``run`` so that ``pixelwise --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help). Order is the order shown by --help.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("pixelwise.commands.demo", "run the demo study on bundled real photos (the README's main job)"),
+    "train": ("pixelwise.commands.train", "train a model from a preset name or YAML config"),
+    "eval": ("pixelwise.commands.eval", "evaluate a trained model: PSNR, SSIM, FID, KID + image grids"),
+    "infer": ("pixelwise.commands.infer", "run a model on your own label maps or photos, any size"),
+    "bench": ("pixelwise.commands.bench", "benchmark inference speed and memory of the models"),
+    "study": ("pixelwise.commands.study", "reproduce the four-model comparison study with tables and plots"),
+    "blur": ("pixelwise.commands.blur", "turn a folder of sharp photos into a graded motion-blur dataset"),
+    "convert": ("pixelwise.commands.convert", "official .pth checkpoint + options -> pixelwise model dir"),
+    "export": ("pixelwise.commands.export", "export a model to ONNX with dynamic height and width"),
+    "models": ("pixelwise.commands.models", "list the registered model names"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pixelwise", description="Fast image-to-image translation.")
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
+    for name, (module_name, help_text) in COMMANDS.items():
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue  # command not built yet
+        command_parser = sub.add_parser(name, help=help_text, description=help_text)
+        module.add_arguments(command_parser)
+        command_parser.set_defaults(_run=module.run)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "_run", None):
+        parser.print_help()
+        return 2
+    from pixelwise.errors import PixelwiseError
+
+    try:
+        return int(args._run(args) or 0)
+    except PixelwiseError as exc:
+        print(f"pixelwise {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

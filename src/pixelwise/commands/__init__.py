@@ -1,0 +1,1 @@
+"""Thin CLI subcommands; see pixelwise.cli."""

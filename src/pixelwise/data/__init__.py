@@ -1,0 +1,1 @@
+"""Datasets: files -> validated samples -> batches (integer label maps, images in [-1, 1])."""

@@ -1,0 +1,68 @@
+"""DeblurGAN generator (Kupyn et al., "DeblurGAN: Blind Motion Deblurring Using Conditional Adversarial
+Networks", CVPR 2018, Sec. 3.1), as in the 2018 official code: a ResNet generator with two strided convs,
+9 residual blocks of two 3x3 convs with Dropout(0.5) between them, two transposed convs, and a global
+skip: ``output = clamp(input + G(input), -1, 1)`` ("ResOut")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from pixelwise.models.layers import PretrainedModel, ResnetBlock, norm_2d
+
+
+@dataclass
+class DeblurGANConfig:
+    """Defaults: the official resnet_9blocks generator (ngf 64, instance norm, dropout, learn_residual)."""
+
+    input_nc: int = 3
+    output_nc: int = 3
+    ngf: int = 64
+    n_blocks: int = 9
+    n_downsampling: int = 2
+    norm: Literal["instance", "batch"] = "instance"
+    dropout: bool = True
+    learn_residual: bool = True
+
+    @property
+    def size_multiple(self) -> int:
+        return 2**self.n_downsampling
+
+
+class ResnetGenerator(PretrainedModel):
+    registry_name = "deblurgan"
+
+    def __init__(self, config: DeblurGANConfig | None = None) -> None:
+        config = config or DeblurGANConfig()
+        super().__init__(config)
+        ngf, norm = config.ngf, config.norm
+        bias = norm == "instance"  # the official code drops conv biases only before BatchNorm
+        layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(config.input_nc, ngf, 7, bias=bias),
+                                   norm_2d(norm, ngf), nn.ReLU(True)]
+        for i in range(config.n_downsampling):
+            mult = 2**i
+            layers += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1, bias=bias),
+                       norm_2d(norm, ngf * mult * 2), nn.ReLU(True)]
+        mult = 2**config.n_downsampling
+        layers += [ResnetBlock(ngf * mult, norm, dropout=config.dropout, bias=bias) for _ in range(config.n_blocks)]
+        for i in range(config.n_downsampling):
+            mult = 2 ** (config.n_downsampling - i)
+            layers += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1,
+                                          bias=bias),
+                       norm_2d(norm, ngf * mult // 2), nn.ReLU(True)]
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, config.output_nc, 7), nn.Tanh()]
+        self.model = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.config.size_multiple
+        if x.dim() != 4 or x.shape[1] != self.config.input_nc:
+            raise ValueError(f"DeblurGAN expects (B, {self.config.input_nc}, H, W), got {tuple(x.shape)}")
+        if x.shape[2] % m or x.shape[3] % m:
+            raise ValueError(f"DeblurGAN needs H and W divisible by {m}; got {x.shape[2]}x{x.shape[3]}")
+        out = self.model(x)
+        if self.config.learn_residual:
+            out = torch.clamp(x + out, min=-1.0, max=1.0)
+        return out

@@ -1,0 +1,97 @@
+"""Building blocks shared by the model files, and the small base class that gives every model
+``save_pretrained`` / ``from_pretrained``.
+
+Module nesting here mirrors the official code so that state_dict keys match official checkpoints
+exactly; comments give the index each sub-module must sit at.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+
+class PretrainedModel(nn.Module):
+    """Base of every pixelwise model: holds its typed ``config`` and its registry name.
+
+    ``save_pretrained(dir)`` writes ``config.json`` + ``model.safetensors``; ``from_pretrained(dir)``
+    (in :mod:`pixelwise.models.io`) rebuilds the model from those two files alone.
+    """
+
+    registry_name: ClassVar[str] = ""
+
+    def __init__(self, config: Any) -> None:
+        super().__init__()
+        if not dataclasses.is_dataclass(config):
+            raise TypeError(f"{type(self).__name__} needs a dataclass config, got {type(config).__name__}")
+        self.config = config
+
+    def save_pretrained(self, directory: str, name: str | None = None) -> None:
+        from pixelwise.models.io import save_pretrained
+
+        save_pretrained(self, directory, name=name)
+
+    def num_parameters(self) -> int:
+        return sum(p.numel() for p in self.parameters())
+
+
+def norm_2d(kind: str, channels: int) -> nn.Module:
+    """Per-sample normalisation layers as the official codes use them.
+
+    ``instance``: InstanceNorm2d without affine and without running stats (pix2pixHD, DeblurGAN);
+    ``instanceaffine``: the same with a learned scale and shift (ASAP-Net's low-res stream);
+    ``batch``: BatchNorm2d with affine; ``none``: identity.
+    """
+    if kind == "instance":
+        return nn.InstanceNorm2d(channels, affine=False, track_running_stats=False)
+    if kind == "instanceaffine":
+        return nn.InstanceNorm2d(channels, affine=True, track_running_stats=False)
+    if kind == "batch":
+        return nn.BatchNorm2d(channels, affine=True)
+    if kind == "none":
+        return nn.Identity()
+    raise ValueError(f"unknown norm {kind!r}; use instance, instanceaffine, batch or none")
+
+
+def pad_2d(kind: str, amount: int) -> nn.Module:
+    if kind == "reflect":
+        return nn.ReflectionPad2d(amount)
+    if kind == "replicate":
+        return nn.ReplicationPad2d(amount)
+    raise ValueError(f"padding module for {kind!r} does not exist; use reflect or replicate")
+
+
+class ResnetBlock(nn.Module):
+    """Residual block of pix2pixHD and DeblurGAN: x + [pad, conv3, norm, ReLU, (dropout), pad, conv3, norm].
+
+    With reflection padding and no dropout the convs sit at ``conv_block.1`` and ``conv_block.5``
+    (pix2pixHD); with dropout at ``conv_block.1`` and ``conv_block.6`` (DeblurGAN 2018).
+    """
+
+    def __init__(self, channels: int, norm: str, padding: str = "reflect", dropout: bool = False,
+                 bias: bool = True) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for second in (False, True):
+            conv_pad = 0
+            if padding in ("reflect", "replicate"):
+                layers.append(pad_2d(padding, 1))
+            else:
+                conv_pad = 1
+            layers += [nn.Conv2d(channels, channels, 3, padding=conv_pad, bias=bias), norm_2d(norm, channels)]
+            if not second:
+                layers.append(nn.ReLU(True))
+                if dropout:
+                    layers.append(nn.Dropout(0.5))
+        self.conv_block = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv_block(x)
+
+
+def avg_pool_downsample(x: torch.Tensor) -> torch.Tensor:
+    """AvgPool2d(3, stride 2, padding 1, count_include_pad=False): pix2pixHD's and SPADE's image pyramid."""
+    return nn.functional.avg_pool2d(x, kernel_size=3, stride=2, padding=1, count_include_pad=False)

@@ -1,0 +1,119 @@
+"""pix2pixHD generators (Wang et al., "High-Resolution Image Synthesis and Semantic Manipulation with
+Conditional GANs", CVPR 2018, Sec. 3.2): the global ResNet generator G1 and the local enhancer G2.
+
+Module indices follow the official code so official checkpoints load strictly: in the global generator
+``model.1`` is the 7x7 input conv, strided convs follow every 3 indices, then the residual blocks, the
+transposed convs, and the 7x7 output conv. InstanceNorm has no affine and every conv keeps its bias.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+from torch import nn
+
+from pixelwise.models.layers import PretrainedModel, ResnetBlock, avg_pool_downsample, norm_2d
+
+
+@dataclass
+class Pix2PixHDConfig:
+    """Defaults: the official Cityscapes 512p global generator (35 labels + instance edge)."""
+
+    netG: Literal["global", "local"] = "global"
+    input_nc: int = 36  # one-hot labels + instance edge
+    output_nc: int = 3
+    ngf: int = 64  # for "local": width of the enhancer; the global part gets ngf * 2**n_local_enhancers
+    n_downsample_global: int = 4
+    n_blocks_global: int = 9
+    n_local_enhancers: int = 1
+    n_blocks_local: int = 3
+    norm: Literal["instance", "batch"] = "instance"
+
+    @property
+    def size_multiple(self) -> int:
+        factor = 2**self.n_downsample_global
+        if self.netG == "local":
+            factor *= 2**self.n_local_enhancers
+        return factor
+
+
+def _global_layers(config: Pix2PixHDConfig, ngf: int, with_output: bool) -> list[nn.Module]:
+    norm = config.norm
+    layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(config.input_nc, ngf, 7), norm_2d(norm, ngf),
+                               nn.ReLU(True)]
+    for i in range(config.n_downsample_global):
+        mult = 2**i
+        layers += [nn.Conv2d(ngf * mult, ngf * mult * 2, 3, stride=2, padding=1), norm_2d(norm, ngf * mult * 2),
+                   nn.ReLU(True)]
+    mult = 2**config.n_downsample_global
+    layers += [ResnetBlock(ngf * mult, norm) for _ in range(config.n_blocks_global)]
+    for i in range(config.n_downsample_global):
+        mult = 2 ** (config.n_downsample_global - i)
+        layers += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1),
+                   norm_2d(norm, ngf * mult // 2), nn.ReLU(True)]
+    if with_output:
+        layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, config.output_nc, 7), nn.Tanh()]
+    return layers
+
+
+class _SizeChecked(PretrainedModel):
+    def _check(self, x: torch.Tensor) -> None:
+        m = self.config.size_multiple
+        if x.dim() != 4 or x.shape[1] != self.config.input_nc:
+            raise ValueError(f"{type(self).__name__} expects (B, {self.config.input_nc}, H, W), got {tuple(x.shape)}")
+        if x.shape[2] % m or x.shape[3] % m:
+            raise ValueError(f"{type(self).__name__} needs H and W divisible by {m}; got {x.shape[2]}x{x.shape[3]}")
+
+
+class GlobalGenerator(_SizeChecked):
+    registry_name = "pix2pixhd"
+
+    def __init__(self, config: Pix2PixHDConfig | None = None) -> None:
+        config = config or Pix2PixHDConfig()
+        super().__init__(config)
+        self.model = nn.Sequential(*_global_layers(config, config.ngf, with_output=True))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check(x)
+        return self.model(x)
+
+
+class LocalEnhancer(_SizeChecked):
+    """G = G2(G1): the global generator (without its output layers) runs on the input downsampled by 2
+    per enhancer; each enhancer ``model<n>_1`` encodes the finer input, adds the coarser features, and
+    ``model<n>_2`` decodes (Sec. 3.2, "Coarse-to-fine generator")."""
+
+    registry_name = "pix2pixhd-local"
+
+    def __init__(self, config: Pix2PixHDConfig | None = None) -> None:
+        config = config or Pix2PixHDConfig(netG="local", ngf=32)
+        super().__init__(config)
+        n_enh = config.n_local_enhancers
+        ngf_global = config.ngf * 2**n_enh
+        self.model = nn.Sequential(*_global_layers(config, ngf_global, with_output=False))
+        norm = config.norm
+        for n in range(1, n_enh + 1):
+            ngf = config.ngf * 2 ** (n_enh - n)
+            down = [nn.ReflectionPad2d(3), nn.Conv2d(config.input_nc, ngf, 7), norm_2d(norm, ngf), nn.ReLU(True),
+                    nn.Conv2d(ngf, ngf * 2, 3, stride=2, padding=1), norm_2d(norm, ngf * 2), nn.ReLU(True)]
+            up: list[nn.Module] = [ResnetBlock(ngf * 2, norm) for _ in range(config.n_blocks_local)]
+            up += [nn.ConvTranspose2d(ngf * 2, ngf, 3, stride=2, padding=1, output_padding=1), norm_2d(norm, ngf),
+                   nn.ReLU(True)]
+            if n == n_enh:
+                up += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, config.output_nc, 7), nn.Tanh()]
+            setattr(self, f"model{n}_1", nn.Sequential(*down))
+            setattr(self, f"model{n}_2", nn.Sequential(*up))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self._check(x)
+        n_enh = self.config.n_local_enhancers
+        pyramid = [x]
+        for _ in range(n_enh):
+            pyramid.append(avg_pool_downsample(pyramid[-1]))
+        out = self.model(pyramid[-1])
+        for n in range(1, n_enh + 1):
+            finer = pyramid[n_enh - n]
+            out = getattr(self, f"model{n}_2")(getattr(self, f"model{n}_1")(finer) + out)
+        return out

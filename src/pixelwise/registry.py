@@ -1,0 +1,105 @@
+"""Name -> model constructor registry (after timm's): ``create_model("asapnet", downsampling=32)``.
+
+Each entry pairs a config dataclass (with per-name default overrides) and the ``nn.Module`` class built
+from it. Generators and discriminators share one table; ``list_models(kind=...)`` filters it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from torch import nn
+
+from pixelwise.errors import PixelwiseError
+from pixelwise.models.asapnet import ASAPNetConfig, ASAPNetGenerator
+from pixelwise.models.deblurgan import DeblurGANConfig, ResnetGenerator
+from pixelwise.models.discriminators import (
+    DiscriminatorConfig,
+    PatchGANCritic,
+    Pix2PixHDDiscriminator,
+    SpadeDiscriminator,
+)
+from pixelwise.models.pix2pixhd import GlobalGenerator, LocalEnhancer, Pix2PixHDConfig
+
+Kind = Literal["generator", "discriminator"]
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    name: str
+    config_cls: type
+    constructor: Callable[[Any], nn.Module]
+    kind: Kind
+    description: str
+    defaults: dict[str, Any] = field(default_factory=dict)  # overrides of config_cls's own defaults
+
+
+_REGISTRY: dict[str, ModelEntry] = {}
+
+
+def register_model(entry: ModelEntry) -> None:
+    if entry.name in _REGISTRY:
+        raise ValueError(f"model name {entry.name!r} is registered twice")
+    _REGISTRY[entry.name] = entry
+
+
+def get_entry(name: str) -> ModelEntry:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise PixelwiseError(f"unknown model {name!r}; known models: {', '.join(list_models(None))}") from None
+
+
+def list_models(kind: Kind | None = "generator") -> list[str]:
+    """Registered names (generators by default; ``kind=None`` for all)."""
+    return [n for n, e in _REGISTRY.items() if kind is None or e.kind == kind]
+
+
+def model_config(name: str, **overrides: Any) -> Any:
+    """The config dataclass for ``name`` with the entry's defaults and then ``overrides`` applied."""
+    entry = get_entry(name)
+    values = {**entry.defaults, **overrides}
+    valid = {f.name for f in dataclasses.fields(entry.config_cls)}
+    unknown = sorted(set(values) - valid)
+    if unknown:
+        raise PixelwiseError(f"model {name!r} has no option(s) {unknown}; valid options: {sorted(valid)}")
+    return entry.config_cls(**values)
+
+
+def create_model(name: str, config: Any | None = None, **overrides: Any) -> nn.Module:
+    """Build model ``name`` from ``config`` (a config dataclass) or from its defaults plus ``overrides``."""
+    entry = get_entry(name)
+    if config is None:
+        config = model_config(name, **overrides)
+    elif overrides:
+        config = dataclasses.replace(config, **overrides)
+    model = entry.constructor(config)
+    model.registry_name = name  # instance attribute: which entry rebuilds it (save_pretrained records it)
+    return model
+
+
+_ASAP_RGB = dict(input_mode="rgb", label_nc=3, instance_edge=False, lr_instance=False)
+
+register_model(ModelEntry("asapnet", ASAPNetConfig, ASAPNetGenerator, "generator",
+                          "ASAP-Net generator, label maps -> photos (Cityscapes 256x512 defaults)"))
+register_model(ModelEntry("pix2pixhd", Pix2PixHDConfig, GlobalGenerator, "generator",
+                          "pix2pixHD global generator G1 (Cityscapes 512p defaults)"))
+register_model(ModelEntry("pix2pixhd-local", Pix2PixHDConfig, LocalEnhancer, "generator",
+                          "pix2pixHD local enhancer G2(G1) (Cityscapes 1024p defaults)",
+                          dict(netG="local", ngf=32)))
+register_model(ModelEntry("deblurgan", DeblurGANConfig, ResnetGenerator, "generator",
+                          "DeblurGAN 2018 ResNet generator with the global skip"))
+register_model(ModelEntry("deblurgan-asap", ASAPNetConfig, ASAPNetGenerator, "generator",
+                          "ASAP-Net generator in RGB mode with DeblurGAN's global skip",
+                          dict(_ASAP_RGB, global_residual=True)))
+register_model(ModelEntry("pix2pixhd-multiscale", DiscriminatorConfig, Pix2PixHDDiscriminator, "discriminator",
+                          "pix2pixHD multi-scale PatchGAN (3 scales, conditional, features for FM)"))
+register_model(ModelEntry("spade-multiscale", DiscriminatorConfig, SpadeDiscriminator, "discriminator",
+                          "SPADE/ASAP-Net multi-scale discriminator (spectral norm + InstanceNorm)",
+                          dict(n_layers=4, num_D=2)))
+register_model(ModelEntry("patchgan", DiscriminatorConfig, PatchGANCritic, "discriminator",
+                          "DeblurGAN PatchGAN critic (unconditional, no sigmoid)",
+                          dict(input_nc=3, n_layers=3, num_D=1)))
