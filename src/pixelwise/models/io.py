@@ -91,3 +91,35 @@ def from_pretrained(directory: str | Path, weights_name: str = WEIGHTS_NAME,
             f"missing {result.missing_keys[:8]}, unexpected {result.unexpected_keys[:8]}"
         )
     return model.to(device).eval()
+
+
+# Layout of a training run, as written by pixelwise.train.checkpoint (that module owns it; these names are
+# repeated here only so that inference can open a run without importing the training stack).
+RUN_CHECKPOINTS = "checkpoints"
+RUN_LATEST = "latest"
+CHECKPOINT_GENERATOR = "generator.safetensors"
+
+
+def resolve_generator(path: str | Path) -> tuple[Path, str]:
+    """A model dir, a checkpoint dir (``step_N/``) or a run dir -> (directory, weights file name)."""
+    path = Path(path)
+    if not path.is_dir():
+        raise PixelwiseError(f"{path} is not a directory: give a model dir (config.json + model.safetensors), "
+                             f"a checkpoint dir or a run dir")
+    if (path / WEIGHTS_NAME).exists():
+        return path, WEIGHTS_NAME
+    if (path / CHECKPOINT_GENERATOR).exists():
+        return path, CHECKPOINT_GENERATOR
+    latest = path / RUN_CHECKPOINTS / RUN_LATEST
+    if latest.exists():
+        return resolve_generator(latest.resolve())
+    raise PixelwiseError(
+        f"{path} holds no model: expected {WEIGHTS_NAME} (model dir), {CHECKPOINT_GENERATOR} (checkpoint dir) "
+        f"or {RUN_CHECKPOINTS}/{RUN_LATEST} (run dir)"
+    )
+
+
+def load_generator(path: str | Path, device: torch.device | str = "cpu") -> nn.Module:
+    """Open a model dir, a training checkpoint dir or a run dir (its latest checkpoint), in eval mode."""
+    directory, weights = resolve_generator(path)
+    return from_pretrained(directory, weights_name=weights, device=device)
