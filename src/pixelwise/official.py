@@ -234,6 +234,13 @@ def convert(checkpoint: str | Path, family: str, options: Mapping[str, Any] | No
 
 
 __all__ = [
-    "build", "clean_state_dict", "config_from_options", "convert", "instance_edges", "load", "one_hot_labels",
-    "preprocess_semantic", "asapnet_downsampling",
+    "asapnet_downsampling",
+    "build",
+    "clean_state_dict",
+    "config_from_options",
+    "convert",
+    "instance_edges",
+    "load",
+    "one_hot_labels",
+    "preprocess_semantic",
 ]

@@ -1,0 +1,29 @@
+"""Shared test helpers. Golden fixtures are read from ../shared/fixtures/official (never copied here)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "official"
+FAMILY = {"asap": "asapnet", "p2phd": "pix2pixhd", "dg": "deblurgan"}
+
+
+def fixture_cases() -> list[str]:
+    return sorted(p.stem for p in FIXTURES.glob("*.safetensors"))
+
+
+def load_fixture(case: str) -> tuple[dict, dict[str, torch.Tensor]]:
+    from safetensors.torch import load_file
+
+    meta = json.loads((FIXTURES / f"{case}.json").read_text())
+    return meta, load_file(str(FIXTURES / f"{case}.safetensors"))
+
+
+@pytest.fixture(autouse=True)
+def _deterministic_cpu():
+    torch.manual_seed(0)
+    yield
