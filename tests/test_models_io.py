@@ -120,6 +120,6 @@ def test_convert_cli(tmp_path, capsys):
                  "--options", str(tmp_path / "opt.json"), "--set", "ngf=8", "--output", str(tmp_path / "bad")])
     assert code == 2
     err = capsys.readouterr().err
-    assert "mis-shaped" in err and "model1_1.1.weight: checkpoint (4, 36, 7, 7) vs model (8, 36, 7, 7)" in err
+    assert "mis-shaped" in err and "model.1.weight: checkpoint (8, 36, 7, 7) vs model (16, 36, 7, 7)" in err
     assert not (tmp_path / "bad").exists()
     assert official.build("pix2pixhd", {"netG": "local"}).config.netG == "local"
