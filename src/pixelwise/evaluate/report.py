@@ -1,0 +1,605 @@
+"""The study report: tables (markdown + JSON), plots (PNG) and ``index.html`` that shows them all.
+
+Everything here takes plain data (dicts, lists, numpy arrays) and writes files; nothing trains or evaluates.
+:mod:`pixelwise.evaluate.study` gathers the numbers and calls these functions.
+
+A *table* is a JSON-able dict::
+
+    {"name": "table1", "title": ..., "columns": [{"key", "label", "description"}, ...],
+     "rows": [{key: value, ...}, ...], "notes": [str, ...]}
+
+``rows`` hold raw numbers (``None`` = not measured / not available); the markdown and HTML renderings
+format them (FID is always shown with its sample count N, KID as mean ± std x 10^3).
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pixelwise.errors import PixelwiseError
+from pixelwise.fileio import atomic_write, atomic_write_json, atomic_write_text
+
+# ----------------------------------------------------------------------------------------------------------
+# Tables
+# ----------------------------------------------------------------------------------------------------------
+
+Column = dict[str, str]
+
+
+def column(key: str, label: str, description: str) -> Column:
+    """One documented table column."""
+    return {"key": key, "label": label, "description": description}
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(float(value))
+
+
+def format_params(value: Any) -> str:
+    """1234567 -> '1.23M'."""
+    if not _is_number(value):
+        return "—"
+    value = float(value)
+    for limit, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if value >= limit:
+            return f"{value / limit:.2f}{suffix}"
+    return f"{int(value)}"
+
+
+def format_cell(key: str, row: Mapping[str, Any]) -> str:
+    """The human rendering of ``row[key]`` (the same in markdown and HTML)."""
+    value = row.get(key)
+    if key in ("fid",) or key.startswith("fid@"):
+        n_key = "fid_n" if key == "fid" else key.replace("fid@", "fid_n@")
+        n = row.get(n_key)
+        if not _is_number(value):
+            return "n/a" if row.get("fid_status", "ok") != "ok" else "—"
+        return f"{value:.1f} (N={n})" if n is not None else f"{value:.1f}"
+    if key == "kid" or key.startswith("kid@"):
+        if not _is_number(value):
+            return "n/a" if row.get("fid_status", "ok") != "ok" else "—"
+        std = row.get("kid_std" if key == "kid" else key.replace("kid@", "kid_std@"))
+        text = f"{value * 1e3:.1f}"
+        return f"{text} ± {std * 1e3:.1f}" if _is_number(std) else text
+    if key.startswith("params"):
+        return format_params(value)
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return "—"
+        if key.startswith("ssim"):
+            return f"{value:.3f}"
+        if key.startswith("psnr"):
+            return f"{value:.2f}"
+        if "ms" in key:
+            return f"{value:.1f}" if value >= 10 else f"{value:.2f}"
+        return f"{value:.3g}"
+    return str(value)
+
+
+def _md_escape(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def table_markdown(table: Mapping[str, Any]) -> str:
+    """A table dict -> GitHub markdown: title, the table, its notes and the column glossary."""
+    columns = table["columns"]
+    lines = [f"### {table['title']}", ""]
+    lines.append("| " + " | ".join(_md_escape(c["label"]) for c in columns) + " |")
+    lines.append("|" + "|".join("---" if i == 0 else "---:" for i in range(len(columns))) + "|")
+    for row in table["rows"]:
+        lines.append("| " + " | ".join(_md_escape(format_cell(c["key"], row)) for c in columns) + " |")
+    notes = list(table.get("notes", []))
+    if notes:
+        lines.append("")
+        lines += [f"- {note}" for note in notes]
+    lines.append("")
+    lines.append("Columns: " + "; ".join(f"**{c['label']}**: {c['description']}" for c in columns) + ".")
+    return "\n".join(lines) + "\n"
+
+
+def table_html(table: Mapping[str, Any]) -> str:
+    """A table dict -> an HTML ``<table>`` with a caption, notes and column descriptions as tooltips."""
+    columns = table["columns"]
+    parts = [f'<table class="results" id="{html.escape(table.get("name", "table"))}">',
+             f"<caption>{html.escape(table['title'])}</caption>", "<thead><tr>"]
+    for c in columns:
+        parts.append(f'<th title="{html.escape(c["description"])}">{html.escape(c["label"])}</th>')
+    parts.append("</tr></thead><tbody>")
+    for row in table["rows"]:
+        cells = "".join(f"<td>{html.escape(format_cell(c['key'], row))}</td>" for c in columns)
+        parts.append(f"<tr>{cells}</tr>")
+    parts.append("</tbody></table>")
+    notes = list(table.get("notes", []))
+    if notes:
+        parts.append('<ul class="notes">' + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
+    glossary = "".join(f"<dt>{html.escape(c['label'])}</dt><dd>{html.escape(c['description'])}</dd>"
+                       for c in columns)
+    parts.append(f'<details><summary>Columns</summary><dl class="glossary">{glossary}</dl></details>')
+    return "\n".join(parts)
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, np.generic):
+        return _json_safe(value.item())
+    if isinstance(value, Mapping):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
+
+
+def write_table(table: Mapping[str, Any], out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``<name>.json`` (the table dict, NaN -> null) and ``<name>.md``; return both paths."""
+    out_dir = Path(out_dir)
+    name = table["name"]
+    json_path, md_path = out_dir / f"{name}.json", out_dir / f"{name}.md"
+    atomic_write_json(json_path, _json_safe(dict(table)))
+    atomic_write_text(md_path, table_markdown(table))
+    return json_path, md_path
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Plots (matplotlib, Agg backend)
+# ----------------------------------------------------------------------------------------------------------
+
+def _pyplot() -> Any:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save_figure(fig: Any, path: Path) -> Path:
+    plt = _pyplot()
+    try:
+        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
+    finally:
+        plt.close(fig)
+    return path
+
+
+def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
+    """Records of a JSON-lines file; a torn last line (a crash mid-write) is skipped."""
+    records = []
+    path = Path(path)
+    if not path.exists():
+        return records
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(record, dict):
+            records.append(record)
+    return records
+
+
+# keys of a metrics.jsonl record that are bookkeeping, not losses
+_NON_LOSS_KEYS = {"step", "epoch", "time", "wall_time", "elapsed", "elapsed_s", "seconds", "lr", "lr_G", "lr_D",
+                  "images_per_s", "it_per_s", "samples_per_s", "batch_size", "split", "kind", "event"}
+
+
+def loss_series(records: Sequence[Mapping[str, Any]]) -> dict[str, tuple[list[float], list[float]]]:
+    """metrics.jsonl records -> {loss name: (steps, values)}: every numeric field except bookkeeping ones
+    (step, epoch, time, learning rates, throughput). Records without a step use their index."""
+    series: dict[str, tuple[list[float], list[float]]] = {}
+    for index, record in enumerate(records):
+        step = record.get("step", index)
+        if not _is_number(step):
+            continue
+        for key, value in record.items():
+            base = key.split("/")[-1] if "/" in key else key
+            if key in _NON_LOSS_KEYS or base in _NON_LOSS_KEYS or not _is_number(value):
+                continue
+            if key.startswith(("eval", "val", "time", "lr")):
+                continue
+            xs, ys = series.setdefault(key, ([], []))
+            xs.append(float(step))
+            ys.append(float(value))
+    return series
+
+
+def _smooth(values: list[float], window: int) -> np.ndarray:
+    data = np.asarray(values, dtype=float)
+    if window <= 1 or data.size < 3:
+        return data
+    window = min(window, data.size)
+    kernel = np.ones(window) / window
+    padded = np.concatenate([np.full(window - 1, data[0]), data])
+    return np.convolve(padded, kernel, mode="valid")
+
+
+def plot_loss_curves(records: Sequence[Mapping[str, Any]], path: str | Path, title: str) -> Path:
+    """One panel per loss term (raw values faint, moving average solid) against the training step."""
+    plt = _pyplot()
+    series = loss_series(records)
+    if not series:
+        fig, ax = plt.subplots(figsize=(5, 2.5))
+        ax.text(0.5, 0.5, "no losses logged", ha="center", va="center")
+        ax.set_axis_off()
+        fig.suptitle(title)
+        return _save_figure(fig, Path(path))
+    names = sorted(series)
+    cols = min(3, len(names))
+    rows = math.ceil(len(names) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.8 * rows), squeeze=False)
+    for ax, name in zip(axes.flat, names):
+        xs, ys = series[name]
+        window = max(1, len(ys) // 20)
+        ax.plot(xs, ys, color="tab:blue", alpha=0.25, linewidth=0.8)
+        ax.plot(xs, _smooth(ys, window), color="tab:blue", linewidth=1.5)
+        ax.set_title(name, fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[len(names):]:
+        ax.set_axis_off()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save_figure(fig, Path(path))
+
+
+def plot_metric_curves(per_model: Mapping[str, Sequence[Mapping[str, Any]]], metrics: Sequence[tuple[str, str]],
+                       path: str | Path, title: str) -> Path:
+    """One panel per metric (``(key, label)``), one line per model, metric against epoch.
+
+    ``per_model`` maps a model's display name to its per-epoch records ``{"epoch": e, key: value, ...}``;
+    missing or null values are skipped (e.g. FID when Inception is unavailable)."""
+    plt = _pyplot()
+    from matplotlib.ticker import MaxNLocator
+
+    cols = min(4, max(1, len(metrics)))
+    rows = math.ceil(len(metrics) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.8 * cols, 2.9 * rows), squeeze=False)
+    for ax, (key, label) in zip(axes.flat, metrics):
+        plotted = False
+        for model, records in per_model.items():
+            points = [(r["epoch"], r[key]) for r in records if _is_number(r.get(key)) and _is_number(r.get("epoch"))]
+            if points:
+                xs, ys = zip(*points)
+                ax.plot(xs, ys, marker="o", markersize=3, label=model)
+                plotted = True
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("epoch", fontsize=8)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+        if plotted:
+            ax.legend(fontsize=7)
+        else:
+            ax.text(0.5, 0.5, "not available", ha="center", va="center", transform=ax.transAxes, color="gray")
+    for ax in list(axes.flat)[len(metrics):]:
+        ax.set_axis_off()
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save_figure(fig, Path(path))
+
+
+def plot_runtime_bars(groups: Mapping[str, Mapping[str, float | None]], path: str | Path, device: str,
+                      title: str = "Inference runtime") -> Path:
+    """Horizontal bars: ``groups`` = {setting label (e.g. 'demo widths @ 64x128'): {model: ms}}, one panel
+    per setting (settings differ in scale). The device is named in the title."""
+    plt = _pyplot()
+    groups = {k: v for k, v in groups.items() if any(_is_number(x) for x in v.values())}
+    if not groups:
+        groups = {"no timings": {}}
+    fig, axes = plt.subplots(len(groups), 1, figsize=(7, 0.5 + 0.45 * sum(max(1, len(g)) for g in groups.values())
+                                                      + 0.6 * len(groups)), squeeze=False)
+    colors = ["tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple", "tab:brown"]
+    for ax, (setting, timings) in zip(axes[:, 0], groups.items()):
+        names = list(timings)
+        values = [float(timings[n]) if _is_number(timings[n]) else 0.0 for n in names]
+        ax.barh(range(len(names)), values, color=[colors[i % len(colors)] for i in range(len(names))])
+        ax.set_yticks(range(len(names)), names, fontsize=8)
+        ax.invert_yaxis()
+        ax.set_xlabel("ms per image (lower is better)", fontsize=8)
+        ax.set_title(setting, fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+        top = max(values) if values else 1.0
+        for i, (name, value) in enumerate(zip(names, values)):
+            text = f"{value:.1f} ms" if _is_number(timings[name]) else "n/a"
+            ax.text(value + top * 0.01, i, text, va="center", fontsize=7)
+        ax.set_xlim(0, top * 1.18 if top > 0 else 1.0)
+    fig.suptitle(f"{title} — {device}", fontsize=10)
+    fig.tight_layout()
+    return _save_figure(fig, Path(path))
+
+
+def to_uint8_image(image: Any) -> np.ndarray:
+    """A (3, H, W) / (1, H, W) / (H, W) / (H, W, 3) tensor or array in [-1, 1] (floats) or uint8 ->
+    (H, W, 3) uint8."""
+    if hasattr(image, "detach"):
+        image = image.detach().to("cpu").float().numpy()
+    array = np.asarray(image)
+    if array.ndim == 4 and array.shape[0] == 1:
+        array = array[0]
+    if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
+        array = np.transpose(array, (1, 2, 0))
+    if array.ndim == 2:
+        array = array[..., None]
+    if array.shape[-1] == 1:
+        array = np.repeat(array, 3, axis=-1)
+    if array.dtype != np.uint8:
+        array = np.clip((array.astype(np.float64) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+    return array
+
+
+def save_image_grid(rows: Sequence[Sequence[Any]], path: str | Path, column_titles: Sequence[str],
+                    row_labels: Sequence[str] | None = None, title: str | None = None) -> Path:
+    """A grid of images with column titles (and optional row labels); images as in :func:`to_uint8_image`."""
+    if not rows:
+        raise PixelwiseError("save_image_grid: no rows to draw")
+    plt = _pyplot()
+    images = [[to_uint8_image(im) for im in row] for row in rows]
+    n_rows, n_cols = len(images), max(len(r) for r in images)
+    h, w = images[0][0].shape[:2]
+    cell_w = 2.4 if w >= h else 2.4 * w / h
+    cell_h = cell_w * h / w
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(n_cols * cell_w + 0.4, n_rows * cell_h + 0.7),
+                             squeeze=False)
+    for r, row in enumerate(images):
+        for c in range(n_cols):
+            ax = axes[r, c]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            for spine in ax.spines.values():
+                spine.set_visible(False)
+            if c < len(row):
+                ax.imshow(row[c], interpolation="nearest")
+            if r == 0 and c < len(column_titles):
+                ax.set_title(column_titles[c], fontsize=9)
+            if c == 0 and row_labels is not None and r < len(row_labels):
+                ax.set_ylabel(row_labels[r], fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    return _save_figure(fig, Path(path))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# index.html
+# ----------------------------------------------------------------------------------------------------------
+
+@dataclass
+class Figure:
+    """One image of the report: a path relative to the report folder and a caption."""
+
+    src: str
+    caption: str = ""
+
+
+@dataclass
+class Section:
+    """A report section: heading, paragraphs, an optional table dict and figures, in that order."""
+
+    title: str
+    paragraphs: list[str] = field(default_factory=list)
+    table: dict[str, Any] | None = None
+    figures: list[Figure] = field(default_factory=list)
+    anchor: str = ""
+
+
+_STYLE = """
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1200px;
+       padding: 0 1em; color: #222; line-height: 1.45; }
+h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 2em; }
+.banner { background: #fff7e0; border: 1px solid #f0c36d; padding: 0.6em 1em; border-radius: 6px; }
+table.results { border-collapse: collapse; margin: 1em 0; font-size: 0.92em; }
+table.results caption { text-align: left; font-weight: 600; margin-bottom: 0.4em; }
+table.results th, table.results td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
+table.results th:first-child, table.results td:first-child { text-align: left; }
+table.results th { background: #f3f3f3; cursor: help; }
+figure { display: inline-block; margin: 0.6em 1em 0.6em 0; vertical-align: top; }
+figure img { max-width: 100%; border: 1px solid #eee; }
+figcaption { font-size: 0.85em; color: #555; max-width: 60em; }
+nav a { margin-right: 1em; } code { background: #f3f3f3; padding: 0 0.2em; }
+dl.glossary dt { font-weight: 600; } dl.glossary dd { margin: 0 0 0.4em 1.5em; font-size: 0.9em; }
+"""
+
+
+def render_index_html(title: str, sections: Sequence[Section], banner: Sequence[str] = (),
+                      footer: str = "") -> str:
+    """The report page: a title, a banner (caveats), a section index, the sections, a footer. Text is
+    escaped; image links are used exactly as given (relative to the report folder)."""
+    anchors = [s.anchor or f"s{i}" for i, s in enumerate(sections)]
+    parts = ["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+             '<meta name="viewport" content="width=device-width, initial-scale=1">',
+             f"<title>{html.escape(title)}</title>", f"<style>{_STYLE}</style>", "</head>", "<body>",
+             f"<h1>{html.escape(title)}</h1>"]
+    if banner:
+        parts.append('<div class="banner">' + "".join(f"<p>{html.escape(b)}</p>" for b in banner) + "</div>")
+    parts.append("<nav>" + "".join(f'<a href="#{a}">{html.escape(s.title)}</a>'
+                                   for a, s in zip(anchors, sections)) + "</nav>")
+    for anchor, section in zip(anchors, sections):
+        parts.append(f'<section id="{html.escape(anchor)}"><h2>{html.escape(section.title)}</h2>')
+        parts += [f"<p>{html.escape(p)}</p>" for p in section.paragraphs]
+        if section.table is not None:
+            parts.append(table_html(section.table))
+        for figure in section.figures:
+            parts.append(f'<figure><img src="{html.escape(figure.src, quote=True)}" '
+                         f'alt="{html.escape(figure.caption or figure.src, quote=True)}">'
+                         f"<figcaption>{html.escape(figure.caption)}</figcaption></figure>")
+        parts.append("</section>")
+    if footer:
+        parts.append(f"<footer><p><small>{html.escape(footer)}</small></p></footer>")
+    parts += ["</body>", "</html>"]
+    return "\n".join(parts) + "\n"
+
+
+def write_index_html(out_dir: str | Path, title: str, sections: Sequence[Section], banner: Sequence[str] = (),
+                     footer: str = "") -> Path:
+    """Write ``out_dir/index.html`` and check that every image it links exists (PixelwiseError if not)."""
+    path = Path(out_dir) / "index.html"
+    atomic_write_text(path, render_index_html(title, sections, banner, footer))
+    missing = missing_links(path)
+    if missing:
+        raise PixelwiseError(f"{path} links files that do not exist: {missing}")
+    return path
+
+
+class _LinkCollector(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[str] = []
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "img" and values.get("src"):
+            self.images.append(values["src"] or "")
+        if tag == "a" and values.get("href"):
+            self.links.append(values["href"] or "")
+
+
+def html_links(html_path: str | Path) -> tuple[list[str], list[str]]:
+    """(image sources, link targets) of an HTML file, in document order."""
+    collector = _LinkCollector()
+    collector.feed(Path(html_path).read_text(encoding="utf-8"))
+    return collector.images, collector.links
+
+
+def missing_links(html_path: str | Path) -> list[str]:
+    """Relative ``<img src>`` and ``<a href>`` targets of ``html_path`` that are absent or empty on disk
+    (in-page anchors and absolute URLs are skipped; absolute links to anything are reported)."""
+    html_path = Path(html_path)
+    images, links = html_links(html_path)
+    missing = []
+    for target in images + links:
+        if target.startswith("#") or "://" in target or target.startswith(("mailto:", "data:")):
+            continue
+        if target.startswith("/"):
+            missing.append(target)  # a report must be movable: no absolute paths
+            continue
+        file = (html_path.parent / target.split("#")[0]).resolve()
+        if not file.is_file() or file.stat().st_size == 0:
+            missing.append(target)
+    return missing
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Real-browser check (headless Chromium)
+# ----------------------------------------------------------------------------------------------------------
+
+CHROMIUM_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                  "--disable-dev-shm-usage", "--hide-scrollbars", "--allow-file-access-from-files")
+
+_CHECK_SCRIPT = """
+<script>
+window.addEventListener("load", function () {
+  var imgs = Array.prototype.slice.call(document.images);
+  var broken = imgs.filter(function (im) { return !(im.complete && im.naturalWidth > 0); })
+                   .map(function (im) { return im.getAttribute("src"); });
+  var out = document.createElement("pre");
+  out.id = "pixelwise-image-check";
+  out.textContent = JSON.stringify({total: imgs.length, broken: broken,
+                                    tables: document.querySelectorAll("table").length});
+  document.body.appendChild(out);
+});
+</script>
+"""
+
+
+@dataclass
+class BrowserCheck:
+    """What headless Chromium saw: image counts, broken image sources, tables, the screenshot."""
+
+    total_images: int
+    broken_images: list[str]
+    tables: int
+    screenshot: Path | None
+    screenshot_bytes: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.broken_images and self.total_images > 0 and self.screenshot_bytes > 0
+
+
+def find_chromium() -> str | None:
+    """Path of a Chromium/Chrome executable, or None."""
+    for name in ("/usr/bin/chromium", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def _run_chromium(chromium: str, args: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    with tempfile.TemporaryDirectory(prefix="pixelwise-chromium-") as profile:
+        command = [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args]
+        try:
+            return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+        except subprocess.TimeoutExpired as exc:
+            raise PixelwiseError(f"chromium did not finish within {timeout:.0f}s: {' '.join(command)}") from exc
+
+
+def check_in_browser(html_path: str | Path, screenshot: str | Path | None = None, chromium: str | None = None,
+                     window_size: tuple[int, int] = (1280, 2400), timeout: float = 120.0) -> BrowserCheck:
+    """Open ``html_path`` in headless Chromium: (1) a copy of the page with a small script appended (in the
+    same folder so relative links resolve, deleted afterwards) reports, after the load event, every
+    ``<img>`` that is not ``complete`` with a positive ``naturalWidth``; the DOM is dumped and read back;
+    (2) a screenshot of the unmodified page is taken (default: ``<report>/.browser-check.png``)."""
+    html_path = Path(html_path).resolve()
+    chromium = chromium or find_chromium()
+    if chromium is None:
+        raise PixelwiseError("no Chromium found (install Debian's `chromium` package) for the browser check")
+    text = html_path.read_text(encoding="utf-8")
+    probe_text = text.replace("</body>", _CHECK_SCRIPT + "</body>") if "</body>" in text else text + _CHECK_SCRIPT
+    probe = html_path.parent / f".{html_path.stem}.browser-check.html"
+    probe.write_text(probe_text, encoding="utf-8")
+    try:
+        result = _run_chromium(chromium, ["--virtual-time-budget=15000", "--dump-dom", probe.as_uri()], timeout)
+    finally:
+        probe.unlink(missing_ok=True)
+    marker = '<pre id="pixelwise-image-check">'
+    start = result.stdout.find(marker)
+    if start < 0:
+        raise PixelwiseError(
+            f"chromium did not run the image check on {html_path} (exit {result.returncode}): "
+            f"{result.stderr.strip()[-800:]}"
+        )
+    end = result.stdout.find("</pre>", start)
+    report = json.loads(html.unescape(result.stdout[start + len(marker):end]))
+    shot = Path(screenshot) if screenshot else html_path.parent / ".browser-check.png"
+    shot = shot.resolve()
+    shot.unlink(missing_ok=True)
+    width, height = window_size
+    _run_chromium(chromium, [f"--screenshot={shot}", f"--window-size={width},{height}",
+                             "--virtual-time-budget=15000", html_path.as_uri()], timeout)
+    size = shot.stat().st_size if shot.exists() else 0
+    return BrowserCheck(total_images=int(report["total"]), broken_images=list(report["broken"]),
+                        tables=int(report["tables"]), screenshot=shot if size else None, screenshot_bytes=size)
+
+
+def screenshot_is_blank(path: str | Path) -> bool:
+    """True if the PNG at ``path`` is a single flat colour (a page that rendered nothing)."""
+    from PIL import Image
+
+    with Image.open(path) as image:
+        array = np.asarray(image.convert("L"))
+    return bool(array.size == 0 or array.max() == array.min())

@@ -1,0 +1,153 @@
+"""The report layer on synthetic data: tables (md + JSON), plots, index.html links, the real-browser check."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pixelwise.errors import PixelwiseError
+from pixelwise.evaluate import report
+
+HAS_CHROMIUM = report.find_chromium() is not None
+
+
+def _table() -> dict:
+    return {
+        "name": "table1",
+        "title": "Table 1: labels -> photos",
+        "columns": [report.column("model", "Model", "which generator"),
+                    report.column("fid", "FID (N)", "Frechet distance, N images"),
+                    report.column("kid", "KID ×10³", "kernel inception distance"),
+                    report.column("psnr", "PSNR (dB)", "peak SNR"),
+                    report.column("ssim", "SSIM", "structural similarity"),
+                    report.column("params", "Params", "generator parameters"),
+                    report.column("runtime_ms", "Runtime (ms)", "per image")],
+        "rows": [
+            {"model": "ASAP-Net", "fid": 123.456, "fid_n": 24, "kid": 0.0123, "kid_std": 0.0021,
+             "psnr": 14.2345, "ssim": 0.41234, "params": 2_345_678, "runtime_ms": 3.2109},
+            {"model": "pix2pixHD | wide", "fid": None, "fid_n": 24, "fid_status": "unavailable: no weights",
+             "kid": None, "psnr": math.nan, "ssim": None, "params": 950, "runtime_ms": 41.0},
+        ],
+        "notes": ["tiny models"],
+    }
+
+
+def test_table_markdown_and_json(tmp_path: Path) -> None:
+    json_path, md_path = report.write_table(_table(), tmp_path)
+    md = md_path.read_text()
+    assert "| ASAP-Net | 123.5 (N=24) | 12.3 ± 2.1 | 14.23 | 0.412 | 2.35M | 3.21 |" in md
+    assert "pix2pixHD \\| wide | n/a | n/a | — | — | 950 | 41.0 |" in md  # pipe escaped, NaN shown as —
+    assert "- tiny models" in md and "**FID (N)**: Frechet distance, N images" in md
+    data = json.loads(json_path.read_text())  # NaN must not leak into JSON
+    assert data["rows"][1]["psnr"] is None and data["rows"][0]["fid_n"] == 24
+    assert [c["key"] for c in data["columns"]][:2] == ["model", "fid"]
+
+
+def test_format_cell_fid_always_has_n() -> None:
+    assert report.format_cell("fid", {"fid": 10.0, "fid_n": 8}) == "10.0 (N=8)"
+    assert report.format_cell("fid@0.5", {"fid@0.5": 3.0, "fid_n@0.5": 4}) == "3.0 (N=4)"
+    assert report.format_cell("fid", {"fid": None}) == "—"
+    assert report.format_params(1_500) == "1.50k"
+
+
+def test_loss_series_skips_bookkeeping() -> None:
+    records = [{"step": 1, "epoch": 0, "lr": 1e-3, "loss/G": 1.0, "loss/D": 2.0, "time": 3.0},
+               {"step": 2, "loss/G": 0.5, "note": "text"}]
+    series = report.loss_series(records)
+    assert sorted(series) == ["loss/D", "loss/G"]
+    assert series["loss/G"] == ([1.0, 2.0], [1.0, 0.5])
+
+
+def test_read_jsonl_skips_torn_line(tmp_path: Path) -> None:
+    path = tmp_path / "m.jsonl"
+    path.write_text('{"step": 1, "g": 1}\n{"step": 2, "g"')
+    assert report.read_jsonl(path) == [{"step": 1, "g": 1}]
+    assert report.read_jsonl(tmp_path / "absent.jsonl") == []
+
+
+def _png_ok(path: Path) -> bool:
+    from PIL import Image
+
+    with Image.open(path) as image:
+        return image.size[0] > 50 and image.size[1] > 50 and path.stat().st_size > 1000
+
+
+def _write_plots(out: Path) -> list[str]:
+    rng = np.random.default_rng(0)
+    records = [{"step": i, "epoch": i // 10, "loss/G_GAN": float(rng.random()), "loss/D": 1 + float(rng.random())}
+               for i in range(40)]
+    report.plot_loss_curves(records, out / "loss.png", "ASAP-Net losses")
+    report.plot_loss_curves([], out / "loss_empty.png", "nothing logged")
+    report.plot_metric_curves({"A": [{"epoch": 1, "fid": 10.0, "psnr": 20.0}, {"epoch": 2, "fid": 8.0, "psnr": 21.0}],
+                               "B": [{"epoch": 1, "fid": None, "psnr": 19.0}]},
+                              [("fid", "FID"), ("kid", "KID"), ("psnr", "PSNR"), ("ssim", "SSIM")],
+                              out / "metrics.png", "label task")
+    report.plot_runtime_bars({"demo @ 64x128": {"A": 1.2, "B": 3.4}, "full-size @ 256x512": {"A": 12.0, "B": None}},
+                             out / "runtime.png", "CPU (2 threads)")
+    import torch
+
+    grid = [[torch.rand(3, 32, 64) * 2 - 1, np.zeros((32, 64, 3), np.uint8), torch.zeros(1, 32, 64)]]
+    report.save_image_grid(grid, out / "grid.png", ["input", "output", "target"], ["image 1"], "strength 0.5")
+    return ["loss.png", "loss_empty.png", "metrics.png", "runtime.png", "grid.png"]
+
+
+def test_plots_are_real_pngs(tmp_path: Path) -> None:
+    for name in _write_plots(tmp_path):
+        assert _png_ok(tmp_path / name), name
+
+
+def test_to_uint8_image_layouts() -> None:
+    assert report.to_uint8_image(np.full((3, 4, 5), -1.0)).shape == (4, 5, 3)
+    assert report.to_uint8_image(np.full((4, 5), 1.0)).max() == 255
+    assert report.to_uint8_image(np.zeros((4, 5, 3), np.uint8)).dtype == np.uint8
+
+
+def _report(out: Path) -> Path:
+    names = _write_plots(out)
+    sections = [report.Section("Table 1", ["numbers"], table=_table(), anchor="table1"),
+                report.Section("Figures", figures=[report.Figure(n, f"figure {n}") for n in names])]
+    return report.write_index_html(out, "Study <demo>", sections, banner=["tiny models trained for minutes"])
+
+
+def test_index_html_links_resolve(tmp_path: Path) -> None:
+    path = _report(tmp_path)
+    text = path.read_text()
+    assert "Study &lt;demo&gt;" in text and "123.5 (N=24)" in text
+    images, _ = report.html_links(path)
+    assert len(images) == 5 and all(not Path(src).is_absolute() for src in images)
+    assert report.missing_links(path) == []
+
+
+def test_missing_links_reported(tmp_path: Path) -> None:
+    sections = [report.Section("x", figures=[report.Figure("absent.png")])]
+    with pytest.raises(PixelwiseError, match="absent.png"):
+        report.write_index_html(tmp_path, "t", sections)
+    (tmp_path / "empty.png").write_bytes(b"")
+    page = tmp_path / "p.html"
+    page.write_text('<img src="empty.png"><img src="/abs/x.png"><a href="#top">t</a><a href="https://x.org">x</a>')
+    assert report.missing_links(page) == ["empty.png", "/abs/x.png"]
+
+
+@pytest.mark.skipif(not HAS_CHROMIUM, reason="headless Chromium not installed (Debian package `chromium`)")
+def test_report_in_real_browser(tmp_path: Path) -> None:
+    path = _report(tmp_path)
+    check = report.check_in_browser(path, screenshot=tmp_path / "shot.png")
+    assert check.total_images == 5 and check.broken_images == [] and check.tables == 1
+    assert check.ok and check.screenshot is not None and not report.screenshot_is_blank(check.screenshot)
+    assert not list(tmp_path.glob(".*browser-check.html"))  # the probe copy is cleaned up
+
+
+@pytest.mark.skipif(not HAS_CHROMIUM, reason="headless Chromium not installed (Debian package `chromium`)")
+def test_browser_check_catches_broken_image(tmp_path: Path) -> None:
+    (tmp_path / "bad.png").write_bytes(b"not a png at all")
+    _write_plots(tmp_path)
+    page = tmp_path / "index.html"
+    page.write_text('<!DOCTYPE html><html><body><img src="loss.png"><img src="bad.png"><img src="gone.png">'
+                    "</body></html>")
+    check = report.check_in_browser(page, screenshot=tmp_path / "shot.png")
+    assert check.total_images == 3
+    assert sorted(check.broken_images) == ["bad.png", "gone.png"] and not check.ok
