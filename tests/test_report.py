@@ -41,7 +41,7 @@ def test_table_markdown_and_json(tmp_path: Path) -> None:
     md = md_path.read_text()
     assert "| ASAP-Net | 123.5 (N=24) | 12.3 ± 2.1 | 14.23 | 0.412 | 2.35M | 3.21 |" in md
     assert "pix2pixHD \\| wide | n/a | n/a | — | — | 950 | 41.0 |" in md  # pipe escaped, NaN shown as —
-    assert "- tiny models" in md and "**FID (N)**: Frechet distance, N images" in md
+    assert "- tiny models" in md and "- **FID (N)**: Frechet distance, N images." in md
     data = json.loads(json_path.read_text())  # NaN must not leak into JSON
     assert data["rows"][1]["psnr"] is None and data["rows"][0]["fid_n"] == 24
     assert [c["key"] for c in data["columns"]][:2] == ["model", "fid"]
@@ -151,3 +151,81 @@ def test_browser_check_catches_broken_image(tmp_path: Path) -> None:
     check = report.check_in_browser(page, screenshot=tmp_path / "shot.png")
     assert check.total_images == 3
     assert sorted(check.broken_images) == ["bad.png", "gone.png"] and not check.ok
+
+
+def _synthetic_results(out: Path, fid_available: bool = True) -> dict:
+    """A results.json as pixelwise.evaluate.study writes it, with fake run dirs and grids."""
+    rng = np.random.default_rng(1)
+    strengths = [0.25, 1.0]
+
+    def model(key: str, name: str, deblur: bool) -> dict:
+        run = out / "runs" / key
+        run.mkdir(parents=True)
+        lines = [json.dumps({"step": i, "epoch": i // 5, "loss/G": float(rng.random())}) for i in range(15)]
+        (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
+        epochs = []
+        for e in (1, 2, 3):
+            rec = {"epoch": e, "step": 5 * e, "psnr": 10.0 + e, "ssim": 0.1 * e,
+                   "fid": 300.0 - e if fid_available else None, "fid_n": 6, "kid": 0.1 / e if fid_available else None,
+                   "kid_std": 0.01 if fid_available else None}
+            if deblur:
+                rec.update({f"psnr@{s:g}": 20.0 + e - s for s in strengths})
+                rec.update({f"ssim@{s:g}": 0.5 + 0.1 * e - s / 4 for s in strengths})
+            epochs.append(rec)
+        return {"key": key, "name": name, "registry": key, "run_dir": f"runs/{key}", "params": 12345,
+                "epochs": epochs, "final": epochs[-1], "runtime_ms": 2.5, "runtime_size": [32, 64],
+                "fullsize_runtime_ms": 250.0, "fullsize_params": 1_000_000, "steps": 15, "train_seconds": 9.0}
+
+    figures = out / report.FIGURES_DIR
+    figures.mkdir(parents=True)
+    grid = [[np.zeros((32, 64, 3), np.uint8)] * 4]
+    report.save_image_grid(grid, figures / "grid_labels.png", ["a", "b", "c", "d"])
+    report.save_image_grid(grid, figures / "grid_s1.png", ["a", "b", "c", "d"])
+    results = {
+        "format_version": 1, "study": "synthetic", "demo": True, "device": "CPU: test (2 threads)", "torch": "x",
+        "elapsed_s": 61.0,
+        "fid": {"available": fid_available, "reason": None if fid_available else "no Inception weights", "n": 6},
+        "bench": {"size": [32, 64], "fullsize": {"status": "ok", "size": [256, 512]}},
+        "labels": {"data": {"format": "bundled-labels", "eval_images": 6, "size": [32, 64]},
+                   "models": [model("asapnet", "ASAP-Net", False), model("pix2pixhd", "pix2pixHD", False)],
+                   "grid": f"{report.FIGURES_DIR}/grid_labels.png"},
+        "deblur": {"strengths": strengths, "data": {"format": "bundled-blur", "eval_images": 3, "size": [32, 64]},
+                   "baseline": {"psnr@0.25": 25.0, "ssim@0.25": 0.8, "psnr@1": 18.0, "ssim@1": 0.5, "psnr": 21.5,
+                                "ssim": 0.65, "fid": 50.0 if fid_available else None, "fid_n": 6},
+                   "models": [model("deblurgan", "DeblurGAN", True), model("deblurgan-asap", "DeblurGAN-ASAP", True)],
+                   "grids": {"1": f"{report.FIGURES_DIR}/grid_s1.png"}},
+    }
+    (out / report.RESULTS_NAME).write_text(json.dumps(results))
+    return results
+
+
+@pytest.mark.parametrize("fid_available", [True, False])
+def test_study_report_from_results(tmp_path: Path, fid_available: bool) -> None:
+    _synthetic_results(tmp_path, fid_available)
+    index = report.write_study_report(tmp_path)
+    assert report.missing_links(index) == []
+    t1 = json.loads((tmp_path / "table1.json").read_text())
+    t2 = json.loads((tmp_path / "table2.json").read_text())
+    assert [r["model"] for r in t1["rows"]] == ["ASAP-Net", "pix2pixHD"]
+    assert [r["model"] for r in t2["rows"]] == ["Blurred input (no model)", "DeblurGAN", "DeblurGAN-ASAP"]
+    keys2 = [c["key"] for c in t2["columns"]]
+    assert {"psnr@0.25", "ssim@0.25", "psnr@1", "ssim@1", "psnr", "ssim", "fid", "kid", "runtime_ms", "params",
+            "fullsize_runtime_ms"} <= set(keys2)
+    row = t1["rows"][0]
+    assert row["psnr"] == 13.0 and row["fid_n"] == 6 and row["epochs"] == 3 and row["runtime_ms"] == 2.5
+    md1 = (tmp_path / "table1.md").read_text()
+    if fid_available:
+        assert row["fid"] == 297.0 and row["fid_status"] == "ok" and "297.0 (N=6)" in md1
+        assert "only N=6 images per side" in md1
+    else:
+        assert row["fid"] is None and row["fid_status"] == "unavailable: no Inception weights"
+        assert "FID/KID unavailable: no Inception weights" in md1 and "| n/a |" in md1
+    page = index.read_text()
+    assert "Demo run: tiny models" in page and "CPU: test (2 threads)" in page
+    for name in ("loss_asapnet", "loss_deblurgan-asap", "metrics_labels", "metrics_deblur", "runtime"):
+        assert _png_ok(tmp_path / report.FIGURES_DIR / f"{name}.png")
+
+
+def test_study_report_needs_results(tmp_path: Path) -> None:
+    with pytest.raises(PixelwiseError, match="results.json"):
+        report.write_study_report(tmp_path)

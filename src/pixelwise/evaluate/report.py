@@ -73,7 +73,7 @@ def format_cell(key: str, row: Mapping[str, Any]) -> str:
         std = row.get("kid_std" if key == "kid" else key.replace("kid@", "kid_std@"))
         text = f"{value * 1e3:.1f}"
         return f"{text} ± {std * 1e3:.1f}" if _is_number(std) else text
-    if key.startswith("params"):
+    if key.startswith("params") or key.endswith("_params"):
         return format_params(value)
     if value is None:
         return "—"
@@ -110,8 +110,8 @@ def table_markdown(table: Mapping[str, Any]) -> str:
     if notes:
         lines.append("")
         lines += [f"- {note}" for note in notes]
-    lines.append("")
-    lines.append("Columns: " + "; ".join(f"**{c['label']}**: {c['description']}" for c in columns) + ".")
+    lines += ["", "Columns:", ""]
+    lines += [f"- **{_md_escape(c['label'])}**: {_md_escape(c['description'])}." for c in columns]
     return "\n".join(lines) + "\n"
 
 
@@ -402,6 +402,7 @@ class Section:
     table: dict[str, Any] | None = None
     figures: list[Figure] = field(default_factory=list)
     anchor: str = ""
+    links: list[tuple[str, str]] = field(default_factory=list)  # (relative href, text), shown as a list
 
 
 _STYLE = """
@@ -412,6 +413,7 @@ h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom:
 table.results { border-collapse: collapse; margin: 1em 0; font-size: 0.92em; }
 table.results caption { text-align: left; font-weight: 600; margin-bottom: 0.4em; }
 table.results th, table.results td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
+table.results td { white-space: nowrap; }
 table.results th:first-child, table.results td:first-child { text-align: left; }
 table.results th { background: #f3f3f3; cursor: help; }
 figure { display: inline-block; margin: 0.6em 1em 0.6em 0; vertical-align: top; }
@@ -438,6 +440,9 @@ def render_index_html(title: str, sections: Sequence[Section], banner: Sequence[
     for anchor, section in zip(anchors, sections):
         parts.append(f'<section id="{html.escape(anchor)}"><h2>{html.escape(section.title)}</h2>')
         parts += [f"<p>{html.escape(p)}</p>" for p in section.paragraphs]
+        if section.links:
+            parts.append("<ul>" + "".join(f'<li><a href="{html.escape(href, quote=True)}">{html.escape(text)}</a></li>'
+                                          for href, text in section.links) + "</ul>")
         if section.table is not None:
             parts.append(table_html(section.table))
         for figure in section.figures:
@@ -603,3 +608,258 @@ def screenshot_is_blank(path: str | Path) -> bool:
     with Image.open(path) as image:
         array = np.asarray(image.convert("L"))
     return bool(array.size == 0 or array.max() == array.min())
+
+
+def colorize_labels(label: Any) -> np.ndarray:
+    """(H, W) / (1, H, W) integer label ids -> (H, W, 3) uint8: the Cityscapes palette for ids < 34, fixed
+    pseudo-random colours for other ids (so any label set stays readable)."""
+    if hasattr(label, "detach"):
+        label = label.detach().to("cpu").numpy()
+    ids = np.asarray(label).astype(np.int64)
+    while ids.ndim > 2:
+        ids = ids[0]
+    rng = np.random.default_rng(12345)
+    palette = rng.integers(40, 256, size=(max(256, int(ids.max(initial=0)) + 1), 3), dtype=np.int64)
+    try:
+        from cityscapesscripts.helpers.labels import labels as cityscapes_labels
+
+        for entry in cityscapes_labels:
+            if 0 <= entry.id < len(palette):
+                palette[entry.id] = entry.color
+    except ImportError:  # the palette is cosmetic
+        pass
+    return palette[np.clip(ids, 0, len(palette) - 1)].astype(np.uint8)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# The study report: results.json -> table1/table2 (md + json), curves, runtime chart, index.html
+# ----------------------------------------------------------------------------------------------------------
+
+RESULTS_NAME = "results.json"
+FIGURES_DIR = "figures"
+
+
+def _fid_description(n: int | None) -> str:
+    return (f"Fréchet Inception Distance between the generated and the real evaluation images, lower is better; "
+            f"N = images on each side{f' (here {n})' if n else ''}. FID is strongly biased at small N: compare "
+            f"models only within one table, never with published numbers computed at N in the thousands")
+
+
+def _kid_description() -> str:
+    return ("Kernel Inception Distance (unbiased MMD on Inception features), mean ± std over subsets, x 10^3, "
+            "lower is better; less biased than FID at small N")
+
+
+def _runtime_columns(results: Mapping[str, Any]) -> list[Column]:
+    bench = results.get("bench", {})
+    device = results.get("device", "this device")
+    size = bench.get("size")
+    size_text = f"{size[0]}x{size[1]}" if size else "the evaluation size"
+    columns = [column("runtime_ms", f"Runtime (ms) @{size_text}",
+                      f"median milliseconds per image of the trained study model at {size_text}, batch 1, "
+                      f"on {device}"),
+               column("params", "Params", "generator parameters of the trained study model")]
+    full = bench.get("fullsize") or {}
+    if full.get("status") == "ok":
+        fsize = full["size"]
+        columns += [column("fullsize_runtime_ms", f"Full-size runtime (ms) @{fsize[0]}x{fsize[1]}",
+                           f"median milliseconds per image of the generator at its default (paper) widths, "
+                           f"{fsize[0]}x{fsize[1]}, batch 1, on {device}; random weights (speed does not depend "
+                           f"on the weights)"),
+                    column("fullsize_params", "Full-size params", "generator parameters at the default widths")]
+    return columns
+
+
+def _fid_status(results: Mapping[str, Any]) -> tuple[bool, str]:
+    fid = results.get("fid", {})
+    return bool(fid.get("available")), str(fid.get("reason") or "")
+
+
+def _common_notes(results: Mapping[str, Any]) -> list[str]:
+    notes = []
+    available, reason = _fid_status(results)
+    n = results.get("fid", {}).get("n")
+    if not available:
+        notes.append(f"FID/KID unavailable: {reason}. The other columns are unaffected.")
+    elif n is not None and n < 2000:
+        notes.append(f"FID/KID are computed from only N={n} images per side: at this N, FID is dominated by its "
+                     f"small-sample bias and is not comparable with published values (which use thousands of "
+                     f"images). It is reported because the study's protocol asks for it; read KID and the "
+                     f"images instead.")
+    if results.get("demo"):
+        notes.append("Demo run: tiny models trained for minutes on bundled photos. The numbers show that the "
+                     "pipeline works end to end and how the models rank at this budget, not the models' quality "
+                     "at full size.")
+    return notes
+
+
+def study_table1(results: Mapping[str, Any]) -> dict[str, Any]:
+    """Table 1, label map -> photo: one row per model. Row fields (JSON): model, key, registry, fid, fid_n,
+    fid_status, kid, kid_std, psnr, ssim, runtime_ms, runtime_size, params, fullsize_runtime_ms,
+    fullsize_params, epochs, steps, train_seconds."""
+    task = results["labels"]
+    n = results.get("fid", {}).get("n")
+    columns = [column("model", "Model", "generator, trained by the study on the label-map task"),
+               column("fid", "FID (N)", _fid_description(n)),
+               column("kid", "KID ×10³", _kid_description()),
+               column("psnr", "PSNR (dB)", "peak signal-to-noise ratio against the real photo of each label map, "
+                      "in dB, higher is better. Reference only: many photos fit one label map, so this measures "
+                      "closeness to the one real photo, not realism"),
+               column("ssim", "SSIM", "structural similarity against the real photo (same caveat as PSNR)"),
+               *_runtime_columns(results)]
+    rows = [_model_row(m, results) for m in task["models"]]
+    data = task.get("data", {})
+    notes = [f"Evaluation data: {data.get('description', data.get('format', '?'))}; "
+             f"{data.get('eval_images', '?')} images at {_size_text(data.get('size'))}."]
+    notes += _common_notes(results)
+    return {"name": "table1", "title": "Table 1: label map → photo", "task": "labels", "study": results.get("study"),
+            "device": results.get("device"), "columns": columns, "rows": rows, "notes": notes}
+
+
+def _size_text(size: Any) -> str:
+    return f"{size[0]}x{size[1]}" if size else "?"
+
+
+def _model_row(model: Mapping[str, Any], results: Mapping[str, Any]) -> dict[str, Any]:
+    available, reason = _fid_status(results)
+    final = dict(model.get("final") or {})
+    row: dict[str, Any] = {"model": model["name"], "key": model.get("key"), "registry": model.get("registry")}
+    row.update(final)
+    row.pop("epoch", None)
+    row["fid_status"] = "ok" if available else f"unavailable: {reason}"
+    for key in ("runtime_ms", "runtime_size", "params", "fullsize_runtime_ms", "fullsize_params"):
+        row[key] = model.get(key)
+    row["epochs"] = final.get("epoch", len(model.get("epochs", [])))
+    row["steps"] = model.get("steps")
+    row["train_seconds"] = model.get("train_seconds")
+    return row
+
+
+def _strength_key(strength: float) -> str:
+    return f"{float(strength):g}"
+
+
+def study_table2(results: Mapping[str, Any]) -> dict[str, Any]:
+    """Table 2, deblurring: the blurred input (no model) as a baseline row, then one row per model. Row
+    fields (JSON): model, key, registry, ``psnr@S`` and ``ssim@S`` for every blur strength S, psnr and ssim
+    (overall = mean over all strengths' images), fid, fid_n, fid_status, kid, kid_std (overall), runtime_ms,
+    runtime_size, params, fullsize_runtime_ms, fullsize_params, epochs, steps, train_seconds."""
+    task = results["deblur"]
+    strengths = [_strength_key(s) for s in task["strengths"]]
+    n = results.get("fid", {}).get("n_deblur", results.get("fid", {}).get("n"))
+    columns = [column("model", "Model", "generator trained by the study on graded motion blur, or the blurred "
+                      "input itself as the do-nothing baseline")]
+    for s in strengths:
+        columns.append(column(f"psnr@{s}", f"PSNR s={s}", f"PSNR (dB) against the sharp photo at blur strength "
+                              f"{s} (0 = none, 1 = heaviest), higher is better"))
+        columns.append(column(f"ssim@{s}", f"SSIM s={s}", f"SSIM against the sharp photo at blur strength {s}"))
+    columns += [column("psnr", "PSNR all", "PSNR (dB) over the images of every strength (mean)"),
+                column("ssim", "SSIM all", "SSIM over the images of every strength (mean)"),
+                column("fid", "FID (N)", _fid_description(n) + "; restored images of every strength vs sharp"),
+                column("kid", "KID ×10³", _kid_description()),
+                *_runtime_columns(results)]
+    available, reason = _fid_status(results)
+    baseline = {"model": "Blurred input (no model)", "key": "input", "registry": None, **task.get("baseline", {}),
+                "fid_status": "ok" if available else f"unavailable: {reason}", "params": None}
+    rows = [baseline] + [_model_row(m, results) for m in task["models"]]
+    data = task.get("data", {})
+    notes = [f"Evaluation data: {data.get('description', data.get('format', '?'))}; "
+             f"{data.get('eval_images', '?')} sharp images at {_size_text(data.get('size'))}, each blurred at "
+             f"every strength with a fixed seed (the same blurred inputs for every model)."]
+    notes += _common_notes(results)
+    return {"name": "table2", "title": "Table 2: motion deblurring", "task": "deblur", "study": results.get("study"),
+            "strengths": [float(s) for s in task["strengths"]], "device": results.get("device"),
+            "columns": columns, "rows": rows, "notes": notes}
+
+
+def _runtime_groups(results: Mapping[str, Any]) -> dict[str, dict[str, float | None]]:
+    models = list(results["labels"]["models"]) + list(results["deblur"]["models"])
+    size = _size_text(results.get("bench", {}).get("size"))
+    label = "study models (demo widths)" if results.get("demo") else "study models"
+    groups = {f"{label} @ {size}": {m["name"]: m.get("runtime_ms") for m in models}}
+    full = results.get("bench", {}).get("fullsize") or {}
+    if full.get("status") == "ok":
+        groups[f"default (paper) widths @ {_size_text(full.get('size'))}"] = {
+            m["name"]: m.get("fullsize_runtime_ms") for m in models}
+    return groups
+
+
+def write_study_report(out_dir: str | Path, results: Mapping[str, Any] | None = None) -> Path:
+    """Render a study folder: ``table1``/``table2`` (.md + .json), loss curves per model (from each run's
+    metrics.jsonl), metric-vs-epoch curves, the runtime chart and ``index.html``. ``results`` defaults to
+    ``out_dir/results.json`` (so a report can be re-rendered without retraining). Returns index.html."""
+    out_dir = Path(out_dir)
+    if results is None:
+        path = out_dir / RESULTS_NAME
+        if not path.exists():
+            raise PixelwiseError(f"{path} does not exist: run `pixelwise study` into {out_dir} first")
+        results = json.loads(path.read_text())
+    figures = out_dir / FIGURES_DIR
+    figures.mkdir(parents=True, exist_ok=True)
+    t1, t2 = study_table1(results), study_table2(results)
+    write_table(t1, out_dir)
+    write_table(t2, out_dir)
+    device = str(results.get("device", "unknown device"))
+
+    loss_figs = []
+    for task in ("labels", "deblur"):
+        for model in results[task]["models"]:
+            name = f"{FIGURES_DIR}/loss_{model['key']}.png"
+            records = read_jsonl(out_dir / model["run_dir"] / "metrics.jsonl") if model.get("run_dir") else []
+            plot_loss_curves(records, out_dir / name, f"{model['name']}: training losses")
+            loss_figs.append(Figure(name, f"{model['name']}: losses per step (faint: raw; solid: moving "
+                                          f"average), from {model.get('run_dir', '?')}/metrics.jsonl"))
+
+    metric_figs = []
+    labels_curves = {m["name"]: m.get("epochs", []) for m in results["labels"]["models"]}
+    plot_metric_curves(labels_curves, [("fid", "FID (lower is better)"), ("kid", "KID (lower is better)"),
+                                       ("psnr", "PSNR dB"), ("ssim", "SSIM")],
+                       figures / "metrics_labels.png", "Label map → photo: metrics after every epoch")
+    metric_figs.append(Figure(f"{FIGURES_DIR}/metrics_labels.png",
+                              "Table 1 models: FID, KID, PSNR, SSIM on the evaluation split after every epoch."))
+    strengths = [_strength_key(s) for s in results["deblur"]["strengths"]]
+    deblur_curves = {m["name"]: m.get("epochs", []) for m in results["deblur"]["models"]}
+    metric_keys = [("fid", "FID (lower is better)"), ("kid", "KID (lower is better)"), ("psnr", "PSNR dB, all"),
+                   ("ssim", "SSIM, all")] + [(f"psnr@{s}", f"PSNR dB, s={s}") for s in strengths]
+    plot_metric_curves(deblur_curves, metric_keys, figures / "metrics_deblur.png",
+                       "Deblurring: metrics after every epoch")
+    metric_figs.append(Figure(f"{FIGURES_DIR}/metrics_deblur.png",
+                              "Table 2 models: metrics after every epoch, overall and per blur strength."))
+
+    plot_runtime_bars(_runtime_groups(results), figures / "runtime.png", device)
+    runtime_fig = Figure(f"{FIGURES_DIR}/runtime.png", f"Inference time per image, batch 1, on {device}.")
+
+    banner = [f"Study '{results.get('study')}' on {device}, {results.get('elapsed_s', 0) / 60:.1f} min."]
+    banner += _common_notes(results)
+    if results.get("demo"):
+        banner.append("Runtimes of the study models are of the demo widths on this machine; the default-width "
+                      "rows time the paper-size generators at the stated size on the same machine.")
+    sections = [
+        Section("Table 1: label map → photo", [
+            "ASAP-Net and pix2pixHD trained on the same label maps; scores on the evaluation split after the last "
+            "epoch. Also in table1.md and table1.json."], table=t1, anchor="table1"),
+        Section("Table 2: motion deblurring", [
+            "DeblurGAN and DeblurGAN-ASAP trained on graded synthetic motion blur; PSNR/SSIM per blur strength "
+            "and overall. Also in table2.md and table2.json."], table=t2, anchor="table2"),
+        Section("Runtime", [], figures=[runtime_fig], anchor="runtime"),
+    ]
+    grids = []
+    label_grid = results["labels"].get("grid")
+    if label_grid:
+        grids.append(Figure(label_grid, "Label map → photo on evaluation images: label map | ASAP-Net | pix2pixHD "
+                                        "| real photo."))
+    for strength, src in (results["deblur"].get("grids") or {}).items():
+        grids.append(Figure(src, f"Blur strength {strength}: blurred input | DeblurGAN | DeblurGAN-ASAP | sharp."))
+    if grids:
+        sections.append(Section("Qualitative results", [], figures=grids, anchor="qualitative"))
+    sections.append(Section("Metrics per epoch", [], figures=metric_figs, anchor="curves"))
+    sections.append(Section("Training losses", [], figures=loss_figs, anchor="losses"))
+    files = [("table1.md", "table1.md / table1.json: Table 1"), ("table2.md", "table2.md / table2.json: Table 2"),
+             ("table1.json", "table1.json"), ("table2.json", "table2.json"),
+             (RESULTS_NAME, f"{RESULTS_NAME}: every number of this report, per epoch")]
+    if (out_dir / "study.yaml").exists():
+        files.append(("study.yaml", "study.yaml: the resolved study config (rerun with pixelwise study study.yaml)"))
+    sections.append(Section("Files", ["Training runs (config.yaml, metrics.jsonl, checkpoints, samples) are in "
+                                      "runs/<model>/."], links=files, anchor="files"))
+    footer = f"pixelwise study, torch {results.get('torch', '?')}."
+    return write_index_html(out_dir, f"pixelwise study: {results.get('study', '')}", sections, banner, footer)
