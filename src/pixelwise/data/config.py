@@ -1,0 +1,103 @@
+"""The ``data:`` section of a run config: where the files are, how they are laid out and how samples are made.
+
+Loaded from YAML by :func:`pixelwise.config.from_dict`; every field is a plain value. The layout formats:
+
+=================  ==================================================================================  ======
+format             files under ``root``                                                                task
+=================  ==================================================================================  ======
+cityscapes         ``leftImg8bit/<split>/<city>/*_leftImg8bit.png`` + ``gtFine/<split>/<city>/*_gtFine_  labels
+                   {labelIds,instanceIds}.png`` (the released layout)
+flat               ``<split>_label/ <split>_img/ [<split>_inst/]`` (pix2pixHD) or ``<split>_labels/        labels
+                   <split>_images/ [<split>_instances/]`` (SPADE/ASAP-Net), matched by name
+paired             ``[<split>/]A/`` + ``[<split>/]B/`` (or ``A/<split>/``, ``B/<split>/``), same names    rgb
+aligned            ``[<split>/]*.png``, each image A|B side by side (pix2pix)                               rgb
+gopro              ``<split>/<sequence>/{blur,blur_gamma,sharp}/*.png`` (GoPro_Large)                     rgb
+blur               ``[<split>/]**/*.png`` sharp photos, blurred on the fly (:mod:`pixelwise.data.blur`)     rgb
+bundled-labels     none (``root`` unused): a Cityscapes stand-in derived from scikit-image's photos        labels
+bundled-blur       none (``root`` unused): scikit-image's photos, blurred on the fly                        rgb
+=================  ==================================================================================  ======
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from pixelwise.errors import PixelwiseError
+
+FORMATS = ("cityscapes", "flat", "paired", "aligned", "gopro", "blur", "bundled-labels", "bundled-blur")
+LABEL_FORMATS = ("cityscapes", "flat", "bundled-labels")
+TASKS = ("auto", "labels", "rgb")
+
+
+@dataclass
+class DataConfig:
+    """Dataset layout and sample preparation. Defaults: the bundled deblurring demo data."""
+
+    format: str = "bundled-blur"  # one of FORMATS (table above)
+    root: str = ""  # dataset folder; unused for bundled-* formats
+    split: str = "train"  # training split (folder name: train / val / test)
+    eval_split: str | None = None  # evaluation split; None: "val" for cityscapes, else "test"
+    task: str = "auto"  # "labels" (label map -> photo) or "rgb" (photo -> photo); auto: from format
+    # --- label-map task ---
+    label_nc: int = 35  # number of label ids (one-hot channels); ids must be < label_nc
+    contain_dontcare_label: bool = False  # id 255 means "don't care" and becomes id label_nc (+1 channel)
+    instance_edge: bool = True  # load instance maps and append their edge map as the last input channel
+    label_set: str = "ids"  # cityscapes: "ids" (35 ids, official) or "train_ids" (19 classes, rest -> 255)
+    # --- size: resize (labels NEAREST, photos BICUBIC), then crop (random when training) ---
+    load_height: int | None = None  # resize to this height; None: keep (or follow load_width's aspect)
+    load_width: int | None = None  # resize to this width; None: keep (or follow load_height's aspect)
+    crop_height: int | None = None  # crop height; None: no crop along y
+    crop_width: int | None = None  # crop width; None: no crop along x
+    eval_crop: bool = False  # evaluation: centre crop to the crop size (True) or whole image (False)
+    flip: bool = True  # random horizontal flip when training
+    # --- paired / aligned / gopro ---
+    direction: str = "AtoB"  # paired/aligned: "AtoB" (A is the input) or "BtoA"
+    gopro_input: str = "blur"  # gopro: "blur" (linear) or "blur_gamma" folder as the network input
+    # --- on-the-fly motion blur (formats blur, bundled-blur) ---
+    blur_strength: float | list[float] = field(default_factory=lambda: [0.2, 1.0])  # s or [lo, hi] in [0, 1]
+    blur_max_length: float = 60.0  # camera-path length in pixels at strength 1 (Boracchi & Foi's 60)
+    blur_noise: float = 0.0  # std of Gaussian sensor noise added after blurring (intensity units, 0..1)
+    # --- misc ---
+    seed: int = 0  # seed of everything random that is not training augmentation (eval blur kernels)
+    max_images: int | None = None  # use only the first N samples (sorted by name); None: all
+
+    def __post_init__(self) -> None:
+        if self.format not in FORMATS:
+            raise PixelwiseError(f"data.format={self.format!r} is not one of {list(FORMATS)}")
+        if self.task not in TASKS:
+            raise PixelwiseError(f"data.task={self.task!r} is not one of {list(TASKS)}")
+        if self.label_set not in ("ids", "train_ids"):
+            raise PixelwiseError(f"data.label_set={self.label_set!r} must be 'ids' or 'train_ids'")
+        if self.direction not in ("AtoB", "BtoA"):
+            raise PixelwiseError(f"data.direction={self.direction!r} must be 'AtoB' or 'BtoA'")
+        if self.gopro_input not in ("blur", "blur_gamma"):
+            raise PixelwiseError(f"data.gopro_input={self.gopro_input!r} must be 'blur' or 'blur_gamma'")
+        if self.label_nc < 1:
+            raise PixelwiseError(f"data.label_nc={self.label_nc} must be >= 1")
+        for name in ("load_height", "load_width", "crop_height", "crop_width", "max_images"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise PixelwiseError(f"data.{name}={value} must be >= 1 (or null)")
+        if self.blur_max_length < 0 or self.blur_noise < 0:
+            raise PixelwiseError("data.blur_max_length and data.blur_noise must be >= 0")
+        from pixelwise.data.strength import parse_strength
+
+        lo, hi = parse_strength(self.blur_strength, where="data.blur_strength")
+        self.blur_strength = [lo, hi]
+
+    @property
+    def resolved_task(self) -> str:
+        """"labels" or "rgb"."""
+        if self.task != "auto":
+            return self.task
+        return "labels" if self.format in LABEL_FORMATS else "rgb"
+
+    @property
+    def uses_instances(self) -> bool:
+        return self.resolved_task == "labels" and self.instance_edge
+
+    @property
+    def resolved_eval_split(self) -> str:
+        if self.eval_split:
+            return self.eval_split
+        return "val" if self.format == "cityscapes" else "test"
