@@ -1,0 +1,178 @@
+"""The run config: one typed :class:`RunConfig` per training run, from a YAML preset plus dotted overrides.
+
+A preset is a YAML file in ``configs/`` (or any path) with the sections below. A preset may start with
+``base: <preset name or path>``: the base is loaded first and this file's keys are merged over it (mappings
+merge key by key, everything else replaces), so the ``*-tiny`` presets only state what they change.
+
+    pixelwise train deblurgan-tiny train.max_steps=4 data.crop_height=32 --run-dir RUN
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pixelwise.config import apply_overrides, from_dict, load_yaml, resolve_preset
+from pixelwise.data.config import DataConfig
+from pixelwise.errors import PixelwiseError
+
+
+@dataclass
+class ModelSection:
+    """The generator. ``options`` override the registry defaults of ``name`` (widths, depths, ...); the
+    input channels are not options: they follow the ``data`` section (see ``recipes.generator_config``)."""
+
+    name: str = "asapnet"  # registry name: asapnet, pix2pixhd, pix2pixhd-local, deblurgan, deblurgan-asap
+    options: dict[str, Any] = field(default_factory=dict)
+    init_from: str | None = None  # start from a trained generator (model/checkpoint/run dir); matching keys
+
+
+@dataclass
+class DiscriminatorSection:
+    """The discriminator (critic). Its ``input_nc`` follows ``conditional`` and the data's input channels."""
+
+    name: str = "spade-multiscale"  # pix2pixhd-multiscale, spade-multiscale or patchgan
+    options: dict[str, Any] = field(default_factory=dict)
+    conditional: bool = True  # sees cat([network input, image]) (pix2pixHD, SPADE) or the image alone
+
+
+@dataclass
+class LossConfig:
+    """Loss terms and weights; a weight of 0 switches its term off."""
+
+    gan: Literal["hinge", "lsgan", "wgan-gp", "bce"] = "hinge"
+    gan_weight: float = 1.0
+    gan_reduction: Literal["mean", "sum"] = "mean"  # over discriminator scales: SPADE mean, pix2pixHD sum
+    d_weight: float = 1.0  # multiplies the discriminator's real + fake loss (pix2pixHD: 0.5)
+    gp_weight: float = 10.0  # WGAN-GP gradient penalty lambda (used only with gan: wgan-gp)
+    feature_matching: float = 10.0  # discriminator feature matching
+    vgg: float = 10.0  # VGG19 perceptual loss (relu1_1..relu5_1, L1)
+    content: float = 0.0  # DeblurGAN content loss (VGG19 conv3_3, MSE)
+    l1: float = 0.0  # pixel L1 to the target
+    vgg_weights: str = "imagenet"  # imagenet (torch.hub cache file) | random (untrained features) | a path
+    vgg_normalize: bool = True  # ImageNet mean/std normalisation of [-1, 1] images before VGG
+
+    @property
+    def uses_vgg(self) -> bool:
+        return self.vgg > 0 or self.content > 0
+
+
+@dataclass
+class OptimConfig:
+    """Adam for both networks (all four papers)."""
+
+    lr_g: float = 1e-4
+    lr_d: float = 4e-4
+    betas: tuple[float, float] = (0.0, 0.9)
+
+
+@dataclass
+class TrainConfig:
+    """Length, schedule, hardware and bookkeeping of the run. One step = ``critic_steps`` discriminator
+    updates then one generator update, on one batch."""
+
+    epochs: int = 200  # epochs at the initial learning rate (the papers' niter)
+    decay_epochs: int = 100  # then linear decay to 0 over this many epochs (niter_decay)
+    max_steps: int | None = None  # stop after this many steps (None: after epochs + decay_epochs)
+    decay_steps: int = 0  # also decay linearly to 0 over the last decay_steps of max_steps (short runs)
+    critic_steps: int = 1  # discriminator updates per generator update (DeblurGAN: 5)
+    fix_global_epochs: int = 0  # pix2pixhd-local: train only the enhancer for this many epochs
+    batch_size: int = 1  # per process
+    num_workers: int = 0  # DataLoader workers per process
+    seed: int = 0
+    device: str = "auto"  # auto (CUDA when available) | cpu | cuda | cuda:N
+    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast; fp16 adds gradient scaling
+    channels_last: bool = False
+    compile: bool = False  # torch.compile the networks
+    deterministic: bool = False  # deterministic algorithms (CPU runs are deterministic either way)
+    log_every: int = 10  # metrics.jsonl / TensorBoard / progress bar every N steps
+    sample_every: int = 500  # samples/step_N.png (input | output | target) every N steps; 0: never
+    checkpoint_every: int = 1000  # checkpoints/step_N every N steps (and always at the end); 0: end only
+    keep_checkpoints: int = 3  # keep the newest K checkpoints
+    tensorboard: bool = True
+    progress: bool = True  # tqdm progress bar (rank 0)
+
+
+@dataclass
+class RunConfig:
+    """Everything a training run needs; saved resolved as ``RUN/config.yaml``."""
+
+    description: str = ""
+    model: ModelSection = field(default_factory=ModelSection)
+    discriminator: DiscriminatorSection = field(default_factory=DiscriminatorSection)
+    data: DataConfig = field(default_factory=DataConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def validate(self) -> None:
+        """Cross-field checks, with the option to change in every message."""
+        t, loss = self.train, self.loss
+        positive = {"train.critic_steps": t.critic_steps, "train.batch_size": t.batch_size,
+                    "train.log_every": t.log_every, "train.keep_checkpoints": t.keep_checkpoints}
+        for key, value in positive.items():
+            if value < 1:
+                raise PixelwiseError(f"{key}={value} must be >= 1")
+        non_negative = {"train.epochs": t.epochs, "train.decay_epochs": t.decay_epochs,
+                        "train.decay_steps": t.decay_steps, "train.fix_global_epochs": t.fix_global_epochs,
+                        "train.num_workers": t.num_workers, "train.sample_every": t.sample_every,
+                        "train.checkpoint_every": t.checkpoint_every}
+        for key, value in non_negative.items():
+            if value < 0:
+                raise PixelwiseError(f"{key}={value} must be >= 0")
+        if t.max_steps is not None and t.max_steps < 1:
+            raise PixelwiseError(f"train.max_steps={t.max_steps} must be >= 1 (or null for epoch-based length)")
+        if t.max_steps is None and t.epochs + t.decay_epochs < 1:
+            raise PixelwiseError("train.epochs + train.decay_epochs is 0: set one of them or train.max_steps")
+        if t.decay_steps and (t.max_steps is None or t.decay_steps > t.max_steps):
+            raise PixelwiseError(f"train.decay_steps={t.decay_steps} needs train.max_steps >= decay_steps")
+        if t.fix_global_epochs and self.model.name != "pix2pixhd-local":
+            raise PixelwiseError(
+                f"train.fix_global_epochs={t.fix_global_epochs} applies to pix2pixhd-local only "
+                f"(model.name is {self.model.name!r}); set it to 0"
+            )
+        if not t.device.startswith(("auto", "cpu", "cuda")):
+            raise PixelwiseError(f"train.device={t.device!r}: use auto, cpu, cuda or cuda:N")
+        for key in ("gan_weight", "d_weight", "gp_weight", "feature_matching", "vgg", "content", "l1"):
+            if getattr(loss, key) < 0:
+                raise PixelwiseError(f"loss.{key}={getattr(loss, key)} must be >= 0")
+        if self.optim.lr_g <= 0 or self.optim.lr_d <= 0:
+            raise PixelwiseError("optim.lr_g and optim.lr_d must be > 0")
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in top.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load_preset_dict(name_or_path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A preset (name or YAML path) as a plain dict, with its ``base:`` chain merged in."""
+    path = resolve_preset(name_or_path).resolve()
+    if path in _seen:
+        raise PixelwiseError(f"config file {path}: 'base' chain loops back to itself")
+    data = load_yaml(path)
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    base_ref = str(base)
+    if base_ref.endswith((".yaml", ".yml")) and not Path(base_ref).is_absolute():
+        base_ref = str(path.parent / base_ref)
+    return _merge(load_preset_dict(base_ref, (*_seen, path)), data)
+
+
+def run_config_from_dict(data: dict[str, Any], where: str = "config") -> RunConfig:
+    config = from_dict(RunConfig, data, where=where)
+    config.validate()
+    return config
+
+
+def load_run_config(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """Preset name or YAML path + dotted ``key=value`` overrides -> a validated :class:`RunConfig`."""
+    data = apply_overrides(load_preset_dict(name_or_path), list(overrides))
+    return run_config_from_dict(data, where=str(resolve_preset(name_or_path)))
