@@ -123,13 +123,14 @@ def trajectory_kernel(trajectory: np.ndarray, strength: float, max_length: float
 
 def sample_kernel(seed: int, strength: float | Sequence[float] = 0.5, max_length: float = 60.0) -> MotionKernel:
     """A random motion-blur kernel: strength (or uniform in the range ``[lo, hi]``) in [0, 1] times
-    ``max_length`` pixels of camera path. Same seed and arguments -> same kernel."""
+    ``max_length`` pixels of camera path. Same seed and arguments -> same kernel; the trajectory depends on
+    the seed only, so ``sample_kernel(seed, params["strength"], ...)`` rebuilds a kernel from its JSON."""
     rng = np.random.default_rng(seed)
     if isinstance(strength, (int, float)):
         lo = hi = float(strength)
     else:
         lo, hi = float(strength[0]), float(strength[-1])
-    value = float(rng.uniform(lo, hi)) if hi > lo else lo
+    value = lo + (hi - lo) * float(rng.random())  # always drawn: the trajectory depends on the seed only
     trajectory, traj_params = random_trajectories(rng, 1)
     kernel = trajectory_kernel(trajectory[0], value, max_length)
     params: dict[str, Any] = {

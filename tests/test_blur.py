@@ -1,0 +1,208 @@
+"""Motion-blur synthesis: kernel properties, convolution, the blur dataset and the ``pixelwise blur`` command."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from PIL import Image
+
+from pixelwise.cli import main
+from pixelwise.data import DataConfig, build_dataset
+from pixelwise.data.blur import (
+    image_seed,
+    kernel_center_of_mass,
+    kernel_spread,
+    motion_blur,
+    random_trajectories,
+    sample_kernel,
+)
+from pixelwise.data.strength import parse_strength
+from pixelwise.errors import PixelwiseError
+
+
+@pytest.mark.parametrize("strength", [0.0, 0.05, 0.3, 0.7, 1.0])
+def test_kernel_sums_to_one_and_is_centred(strength: float) -> None:
+    for seed in range(6):
+        kernel = sample_kernel(seed, strength, max_length=40).kernel
+        size = kernel.shape[0]
+        assert kernel.shape == (size, size) and size % 2 == 1
+        assert (kernel >= 0).all()
+        assert abs(kernel.sum() - 1.0) < 1e-12
+        row, col = kernel_center_of_mass(kernel)
+        assert abs(row - size // 2) < 1e-9 and abs(col - size // 2) < 1e-9
+
+
+def test_strength_zero_is_identity_and_extent_grows_with_strength() -> None:
+    identity = sample_kernel(1, 0.0).kernel
+    assert identity[identity.shape[0] // 2, identity.shape[1] // 2] == pytest.approx(1.0)
+    means = [np.mean([kernel_spread(sample_kernel(seed, s, 40).kernel) for seed in range(25)])
+             for s in (0.0, 0.1, 0.4, 0.7, 1.0)]
+    assert means[0] == 0.0
+    assert all(b > a for a, b in zip(means, means[1:])), means
+    # the exposure prefix of the same trajectory: a longer exposure never shrinks a given kernel's support
+    assert kernel_spread(sample_kernel(7, 1.0, 40).kernel) > kernel_spread(sample_kernel(7, 0.1, 40).kernel)
+
+
+def test_trajectory_has_fixed_length() -> None:
+    paths, params = random_trajectories(np.random.default_rng(0), 3)
+    lengths = np.abs(np.diff(paths, axis=1)).sum(axis=1)
+    assert np.allclose(lengths, 1.0) and paths.shape == (3, 2000) and (paths[:, 0] == 0).all()
+    assert set(params) >= {"inertia", "shake", "impulse_prob", "anxiety", "angle_rad"}
+
+
+def test_same_seed_same_kernel() -> None:
+    a, b = sample_kernel(11, (0.2, 0.9)), sample_kernel(11, (0.2, 0.9))
+    assert np.array_equal(a.kernel, b.kernel) and a.params == b.params
+    assert 0.2 <= a.params["strength"] <= 0.9
+    assert not np.array_equal(sample_kernel(12, 0.9).kernel, sample_kernel(13, 0.9).kernel)
+    assert image_seed(0, "a.png") == image_seed(0, "a.png") != image_seed(0, "b.png")
+    assert image_seed(0, "a.png") != image_seed(1, "a.png")
+
+
+@pytest.mark.parametrize("shape", [(3, 7, 40), (2, 3, 31, 9), (1, 3, 3)])
+def test_constant_image_stays_constant(shape: tuple[int, ...]) -> None:
+    kernel = sample_kernel(3, 1.0, 60).kernel  # wider than the tiny images: repeated reflection
+    image = torch.full(shape, 0.37)
+    assert torch.allclose(motion_blur(image, kernel), image, atol=1e-6)
+
+
+def test_fft_blur_equals_direct_reflect_convolution() -> None:
+    torch.manual_seed(0)
+    image = torch.rand(2, 3, 23, 37, dtype=torch.float64)
+    kernels = torch.stack([torch.from_numpy(sample_kernel(s, 0.6, 16).kernel) for s in (1, 2)])
+    size = max(k.shape[-1] for k in kernels)
+    assert size // 2 < 23  # torch's reflect reference needs pad < image size
+    kernels = torch.stack([F.pad(k, [(size - k.shape[-1]) // 2] * 4) for k in kernels])  # common odd size
+    out = motion_blur(image, kernels)
+    pad = size // 2
+    for i in range(2):
+        padded = F.pad(image[i:i + 1], (pad, pad, pad, pad), mode="reflect")
+        direct = F.conv2d(padded, kernels[i].flip(0, 1).expand(3, 1, size, size), groups=3)
+        assert torch.allclose(out[i:i + 1], direct, atol=1e-12)
+
+
+def test_blur_keeps_alignment_and_energy() -> None:
+    kernel = sample_kernel(5, 1.0, 30).kernel
+    image = torch.zeros(1, 64, 80, dtype=torch.float64)
+    image[0, 30, 41] = 1.0
+    out = motion_blur(image, kernel)[0]
+    rows, cols = torch.meshgrid(torch.arange(64.0, dtype=torch.float64), torch.arange(80.0, dtype=torch.float64),
+                                indexing="ij")
+    assert float(out.sum()) == pytest.approx(1.0, abs=1e-12)
+    assert float((out * rows).sum()) == pytest.approx(30.0, abs=1e-9)
+    assert float((out * cols).sum()) == pytest.approx(41.0, abs=1e-9)
+    assert float(out.max()) < 0.5  # and it is blurred
+
+
+def test_parse_strength() -> None:
+    assert parse_strength("0.2,0.8") == parse_strength("0.2-0.8") == parse_strength([0.2, 0.8]) == (0.2, 0.8)
+    assert parse_strength(0.5) == (0.5, 0.5)
+    for bad in ("1.5", "0.8,0.2", "heavy", [0.1, 0.2, 0.3]):
+        with pytest.raises(PixelwiseError, match="from 0 \\(no blur\\) to 1 \\(heavy\\)"):
+            parse_strength(bad)
+
+
+# ------------------------------------------------------------------------------------- on-the-fly dataset
+
+
+def _photos(folder: Path, count: int = 2, h: int = 40, w: int = 60) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    yy, xx = np.mgrid[0:h, 0:w]
+    for i in range(count):
+        pattern = ((np.sin(xx / (3 + i)) + np.cos(yy / 4)) * 60 + 128).clip(0, 255).astype(np.uint8)
+        Image.fromarray(np.stack([pattern, pattern[::-1], 255 - pattern], -1)).save(folder / f"img{i}.png")
+
+
+def test_blur_dataset_eval_is_deterministic_and_equals_full_blur_then_crop(tmp_path: Path) -> None:
+    _photos(tmp_path / "test")
+    _photos(tmp_path / "train", count=3)
+    base = {"format": "blur", "root": str(tmp_path), "blur_strength": [0.5, 1.0], "blur_max_length": 20}
+    full = build_dataset(DataConfig(**base), "test", train=False)
+    assert len(full) == 2 and len(build_dataset(DataConfig(**base), "train")) == 3
+    sample = full[0]
+    assert sample["input"].shape == sample["target"].shape == (3, 40, 60)
+    assert torch.equal(sample["input"], build_dataset(DataConfig(**base), "test", train=False)[0]["input"])
+    assert (sample["input"] - sample["target"]).abs().mean() > 0.01
+    kernel = sample_kernel(image_seed(0, "img0"), (0.5, 1.0), 20).kernel.astype(np.float32)
+    expected = motion_blur(sample["target"], kernel).clamp(-1, 1)
+    assert torch.allclose(sample["input"], expected, atol=1 / 127.5)  # up to 8-bit quantisation
+    cropped = build_dataset(DataConfig(**base, crop_height=16, crop_width=24, eval_crop=True), "test", False)[0]
+    assert torch.equal(cropped["input"], sample["input"][:, 12:28, 18:42])
+    assert torch.equal(cropped["target"], sample["target"][:, 12:28, 18:42])
+    other_seed = build_dataset(DataConfig(**base, seed=1), "test", train=False)[0]
+    assert not torch.equal(other_seed["input"], sample["input"])
+
+
+def test_blur_dataset_training_draws_new_kernels(tmp_path: Path) -> None:
+    _photos(tmp_path)
+    config = DataConfig(format="blur", root=str(tmp_path), blur_strength=[0.6, 1.0], blur_max_length=20,
+                        crop_height=32, crop_width=32, flip=False, blur_noise=0.01)
+    dataset = build_dataset(config, "train", train=True)
+    torch.manual_seed(0)
+    first, second = dataset[0], dataset[0]
+    assert first["input"].shape == (3, 32, 32)
+    assert not torch.equal(first["input"], second["input"])
+    torch.manual_seed(0)
+    assert torch.equal(dataset[0]["input"], first["input"])
+    none = build_dataset(DataConfig(format="blur", root=str(tmp_path), blur_strength=0.0), "train", False)[1]
+    assert torch.equal(none["input"], none["target"])
+
+
+def test_blur_dataset_errors(tmp_path: Path) -> None:
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(PixelwiseError, match=r"sharp photo folder .*empty or its subfolders holds no"):
+        build_dataset(DataConfig(format="blur", root=str(tmp_path / "empty")))
+    with pytest.raises(PixelwiseError, match=r"data.blur_strength=\[0.9, 0.1\] is not a blur strength"):
+        DataConfig(format="blur", blur_strength=[0.9, 0.1])
+
+
+# ------------------------------------------------------------------------------------- pixelwise blur
+
+
+def test_blur_command_writes_a_graded_paired_dataset(tmp_path: Path) -> None:
+    source = tmp_path / "sharp"
+    _photos(source, count=2)
+    _photos(source / "nested", count=1, h=30, w=50)
+    Image.open(source / "img1.png").save(source / "img2.jpg", quality=95)
+    out = tmp_path / "out"
+    assert main(["blur", str(source), str(out), "--strength", "0.2-0.8", "--seed", "4", "--max-length", "20",
+                 "--no-progress"]) == 0
+    names = sorted(p.relative_to(out / "A").as_posix() for p in (out / "A").rglob("*.png"))
+    assert names == ["img0.png", "img1.png", "img2.png", "nested/img0.png"]
+    assert names == sorted(p.relative_to(out / "B").as_posix() for p in (out / "B").rglob("*.png"))
+    assert np.array_equal(np.asarray(Image.open(out / "B" / "img0.png")), np.asarray(Image.open(source / "img0.png")))
+    manifest = json.loads((out / "kernels.json").read_text())
+    assert [k["name"] for k in manifest["kernels"]] == names
+    assert all(0.2 <= k["strength"] <= 0.8 and k["kernel_size"] >= 3 for k in manifest["kernels"])
+    first = manifest["kernels"][0]
+    again = sample_kernel(first["seed"], first["strength"], first["max_length_px"])
+    assert again.params["spread_px"] == pytest.approx(first["spread_px"])  # reproducible from the JSON
+    blurred = np.asarray(Image.open(out / "A" / "img0.png")).astype(int)
+    assert np.abs(blurred - np.asarray(Image.open(source / "img0.png")).astype(int)).mean() > 1
+    # same seed, same output; the result loads as a paired dataset
+    again_dir = tmp_path / "again"
+    main(["blur", str(source), str(again_dir), "--strength", "0.2-0.8", "--seed", "4", "--max-length", "20",
+          "--no-progress"])
+    assert (again_dir / "A" / "img1.png").read_bytes() == (out / "A" / "img1.png").read_bytes()
+    assert len(build_dataset(DataConfig(format="paired", root=str(out)), "train", train=False)) == 4
+    # strength 0: A equals B exactly
+    zero = tmp_path / "zero"
+    main(["blur", str(source), str(zero), "--strength", "0", "--no-progress"])
+    assert (zero / "A" / "img0.png").read_bytes() == (zero / "B" / "img0.png").read_bytes()
+
+
+def test_blur_command_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "sharp"
+    _photos(source, count=1)
+    assert main(["blur", str(source), str(source / "out"), "--no-progress"]) == 2
+    assert "is inside the input folder" in capsys.readouterr().err
+    assert main(["blur", str(tmp_path / "nope"), str(tmp_path / "o"), "--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert "sharp photo folder" in err and "nope does not exist" in err
+    assert main(["blur", str(source), str(tmp_path / "o"), "--strength", "3", "--no-progress"]) == 2
+    assert "--strength='3' is not a blur strength" in capsys.readouterr().err
