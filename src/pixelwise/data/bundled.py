@@ -109,7 +109,7 @@ def _materialise(final: Path, build: Callable[[Path], None]) -> Path:
 
 def _save(array: np.ndarray, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array).save(path, format="PNG")
+    Image.fromarray(array).save(path, format="PNG", compress_level=1)  # a cache: fast over small
 
 
 def bundled_blur_root() -> Path:
