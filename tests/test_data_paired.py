@@ -194,3 +194,16 @@ def test_paired_label_maps(tmp_path: Path) -> None:
     assert network_input({"label": sample["label"][None]}, config).shape == (1, 5, H, W)
     with pytest.raises(PixelwiseError, match=r"paired has no instance maps but data.instance_edge is true"):
         build_dataset(DataConfig(format="paired", root=str(tmp_path), task="labels", label_nc=5))
+
+
+def test_jpeg_label_maps_are_rejected_and_loaders_work_in_workers(tmp_path: Path) -> None:
+    (tmp_path / "A").mkdir()
+    (tmp_path / "B").mkdir()
+    Image.fromarray(np.full((H, W), 3, np.uint8)).save(tmp_path / "A" / "x.jpg")
+    Image.fromarray(_photo(0)).save(tmp_path / "B" / "x.png")
+    config = DataConfig(format="paired", root=str(tmp_path), task="labels", label_nc=5, instance_edge=False)
+    with pytest.raises(PixelwiseError, match=r"label map .*x.jpg is a JPEG; .*export the map as PNG"):
+        build_dataset(config, "train", train=False)[0]
+    rgb = build_dataset(DataConfig(format="paired", root=str(tmp_path), crop_height=8, crop_width=8), "train")
+    batch = next(iter(torch.utils.data.DataLoader(rgb, batch_size=1, num_workers=1)))  # picklable datasets
+    assert batch["input"].shape == (1, 3, 8, 8) and batch["name"] == ["x"]

@@ -60,6 +60,10 @@ def read_label(path: str | Path, what: str = "label map") -> np.ndarray:
     """A single-channel integer map (8- or 16-bit; palette images give their indices) -> int64 (H, W)."""
     path = Path(path)
     image = _open(path)
+    if image.format == "JPEG":
+        raise PixelwiseError(
+            f"{what} {path} is a JPEG; lossy compression changes ids at every edge: export the map as PNG"
+        )
     if image.mode in ("L", "P", "I", "I;16", "I;16B", "I;16L", "I;16N"):
         return np.asarray(image).astype(np.int64)
     if image.mode == "1":
