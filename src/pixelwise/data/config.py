@@ -55,7 +55,7 @@ class DataConfig:
     gopro_input: str = "blur"  # gopro: "blur" (linear) or "blur_gamma" folder as the network input
     # --- on-the-fly motion blur (formats blur, bundled-blur) ---
     blur_strength: float | list[float] = field(default_factory=lambda: [0.2, 1.0])  # s or [lo, hi] in [0, 1]
-    blur_max_length: float = 60.0  # camera-path length in pixels at strength 1 (Boracchi & Foi's 60)
+    blur_max_length: float = 60.0  # camera-path length at strength 1, in pixels of the loaded (resized) image
     blur_noise: float = 0.0  # std of Gaussian sensor noise added after blurring (intensity units, 0..1)
     # --- misc ---
     seed: int = 0  # seed of everything random that is not training augmentation (eval blur kernels)
