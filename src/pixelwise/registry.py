@@ -95,6 +95,12 @@ register_model(ModelEntry("deblurgan", DeblurGANConfig, ResnetGenerator, "genera
 register_model(ModelEntry("deblurgan-asap", ASAPNetConfig, ASAPNetGenerator, "generator",
                           "ASAP-Net generator in RGB mode with DeblurGAN's global skip",
                           dict(_ASAP_RGB, global_residual=True)))
+register_model(ModelEntry("asapnet-reference", ASAPNetConfig, ASAPNetGenerator, "generator",
+                          "ASAP-Net with the reference high-res path (faithful port; same function, slower)",
+                          dict(hr_path="reference")))
+register_model(ModelEntry("deblurgan-asap-reference", ASAPNetConfig, ASAPNetGenerator, "generator",
+                          "DeblurGAN-ASAP with the reference high-res path (same function, slower)",
+                          dict(_ASAP_RGB, global_residual=True, hr_path="reference")))
 register_model(ModelEntry("pix2pixhd-multiscale", DiscriminatorConfig, Pix2PixHDDiscriminator, "discriminator",
                           "pix2pixHD multi-scale PatchGAN (3 scales, conditional, features for FM)"))
 register_model(ModelEntry("spade-multiscale", DiscriminatorConfig, SpadeDiscriminator, "discriminator",

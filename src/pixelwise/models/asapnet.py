@@ -12,11 +12,26 @@ Official-code conventions reproduced here (state_dict keys included):
   input-major, so that ``y = x @ W + b``.
 - Positional encoding for f = S, S/2, ..., 2: cos/sin(2*pi*(x mod f)/f), then cos/sin of the same for y.
 - With ``lr_instance`` the last input channel (the instance edge map) feeds only the low-res stream.
+
+Two high-resolution paths compute the same function (``ASAPNetConfig.hr_path``; registry names ``asapnet`` and
+``asapnet-reference``):
+- ``reference``: a faithful port: [pixels, positional encoding] concatenated at full resolution, then one
+  tile-batched matmul per MLP layer (:meth:`ASAPNetGenerator.apply_mlp_reference`).
+- ``fast`` (default): the same MLP, restructured (:meth:`ASAPNetGenerator.apply_mlp_fast`). (1) The first layer
+  is split by input rows: y0 = x_pix @ W_pix + PE @ W_pe + b. Since f | S, a pixel's encoding depends only on its
+  position inside its cell, and every encoding channel depends on x or on y alone, so PE @ W_pe = A_x[px] +
+  A_y[py] with A_x = PE1(S, 2 log2 S) @ W_pe,x: an O(S) product per cell instead of O(S^2), and the encoding is
+  never concatenated to the pixels. (2) With integer label maps (:meth:`ASAPNetGenerator.forward_labels`) the
+  one-hot product x_pix @ W_pix is a row gather W_pix[label], so the full-resolution one-hot is never built; the
+  low-res stream's input is built at its own resolution (the tent pre-downsample of a one-hot, computed as a
+  weighted label histogram). (3) The per-pixel MLP runs over blocks of cells sized to stay in cache, with fused
+  bias (baddbmm) and in-place activations.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -46,6 +61,7 @@ class ASAPNetConfig:
     padding: Literal["zero", "reflect", "replicate"] = "zero"
     output_nc: int = 3
     global_residual: bool = False  # output = clamp(input + G(input), -1, 1) (RGB mode, DeblurGAN-ASAP)
+    hr_path: Literal["fast", "reference"] = "fast"  # how the high-res stream is computed; same function
 
     @property
     def in_channels(self) -> int:
@@ -57,6 +73,11 @@ class ASAPNetConfig:
     @property
     def hr_pixel_channels(self) -> int:
         return self.in_channels - int(self.lr_instance)
+
+    @property
+    def onehot_channels(self) -> int:
+        """Semantic mode: one-hot channels (label ids, plus the dontcare channel when enabled)."""
+        return self.label_nc + int(self.contain_dontcare_label)
 
     @property
     def predownsample(self) -> int:
@@ -93,6 +114,8 @@ class ASAPNetConfig:
             raise ValueError("global_residual needs input_mode='rgb' with as many input as output channels")
         if self.hr_depth < 1:
             raise ValueError("hr_depth must be at least 1")
+        if self.hr_path not in ("fast", "reference"):
+            raise ValueError(f"hr_path={self.hr_path!r}: use 'fast' or 'reference'")
 
 
 def tent_kernel_1d(factor: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -134,6 +157,78 @@ def positional_encoding(height: int, width: int, downsampling: int, device: torc
                 channels.append(values.view(height, 1).expand(height, width))
         f //= 2
     return torch.stack(channels).to(dtype)
+
+
+def positional_encoding_1d(downsampling: int, device: torch.device | str | None = None,
+                           dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(S, 2*log2 S) table: row t holds cos/sin(2*pi*(t mod f)/f) for f = S, S/2, ..., 2 (cos, sin per f).
+
+    Since every f divides S, row ``x mod S`` of this table gives the x channels of
+    :func:`positional_encoding` at column x, and row ``y mod S`` its y channels (same float32 expression)."""
+    ts = torch.arange(downsampling, dtype=torch.float32, device=device)
+    columns = []
+    f = downsampling
+    while f >= 2:
+        angle = 2 * math.pi * torch.remainder(ts, f) / f
+        columns += [torch.cos(angle), torch.sin(angle)]
+        f //= 2
+    return torch.stack(columns, dim=1).to(dtype)
+
+
+def instance_edge_map(instance: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(B, 1, H, W) instance ids -> edge map: 1 where a pixel's id differs from its left, right, upper or lower
+    neighbour (nothing outside the border), the official ``get_edges``. Built from comparisons and zero pads
+    only, so it traces and exports with symbolic H, W."""
+    horizontal = (instance[..., :, 1:] != instance[..., :, :-1]).to(dtype)
+    vertical = (instance[..., 1:, :] != instance[..., :-1, :]).to(dtype)
+    edge = torch.maximum(F.pad(horizontal, (1, 0)), F.pad(horizontal, (0, 1)))
+    return torch.maximum(edge, torch.maximum(F.pad(vertical, (0, 0, 1, 0)), F.pad(vertical, (0, 0, 0, 1))))
+
+
+def one_hot_dense(label: torch.Tensor, channels: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(B, 1, H, W) integer ids -> (B, channels, H, W) one-hot (by comparison; traceable)."""
+    classes = torch.arange(channels, device=label.device).view(1, channels, 1, 1)
+    return (label == classes).to(dtype)
+
+
+def _reflect_index(size: int | torch.SymInt, pad: int, device: torch.device) -> torch.Tensor:
+    """Source indices of a reflection pad by ``pad`` (no edge repeat) of an axis of length ``size``."""
+    idx = torch.arange(-pad, size + pad, device=device)
+    idx = torch.abs(idx)
+    return torch.where(idx > size - 1, 2 * (size - 1) - idx, idx)
+
+
+def tent_downsample_labels(label: torch.Tensor, channels: int, factor: int,
+                           dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """``tent_downsample(one_hot(label), factor)`` without building the full-resolution one-hot.
+
+    The tent filter is linear, so on a one-hot input each output cell holds, per class, the summed tap weights
+    k[a] k[b] of the (2f x 2f) reflection-padded window pixels carrying that class: a weighted label histogram
+    (one scatter-add of 4f^2 taps per low-res pixel instead of ``channels`` full-resolution planes). Equal to
+    the dense route up to float32 summation order (~1e-7)."""
+    if factor == 1:
+        return one_hot_dense(label, channels, dtype)
+    b, _, h, w = label.shape
+    pad = factor // 2
+    rows = _reflect_index(h, pad, label.device)
+    cols = _reflect_index(w, pad, label.device)
+    padded = label.index_select(2, rows).index_select(3, cols)  # (B, 1, H + f, W + f)
+    ho, wo = h // factor, w // factor
+    taps = []
+    for a in range(2 * factor):
+        for c in range(2 * factor):
+            taps.append(padded[:, 0, a:a + factor * ho:factor, c:c + factor * wo:factor])
+    index = torch.stack(taps, dim=1)  # (B, 4f^2, H/f, W/f)
+    k = tent_kernel_1d(factor, torch.float32).to(label.device)
+    weights = (k.view(-1, 1) * k.view(1, -1)).reshape(1, -1, 1, 1).to(dtype).expand(index.shape)
+    out = torch.zeros(b, channels, ho, wo, dtype=dtype, device=label.device)
+    return out.scatter_add(1, index, weights)
+
+
+def _tracing() -> bool:
+    """True under torch.jit tracing, torch.export / dynamo and torch.compile: no Python-side caches, no
+    data-dependent checks, one block of cells."""
+    return torch.jit.is_tracing() or torch.compiler.is_compiling()
 
 
 class _LowResBlock(nn.Module):
@@ -205,10 +300,33 @@ def tiles_to_image(tiles: torch.Tensor, cell: int) -> torch.Tensor:
     return x.reshape(b, c, gh * cell, gw * cell)
 
 
+# A replacement for the hidden+output MLP layers of the fast path (see pixelwise.kernels): called with the
+# first layer's pre-activation h (N, T, C1) and the remaining layers [(weight (N, nci, nco), bias (N, 1, nco))],
+# it returns tanh(...) of the last layer, (N, T, output_nc).
+MLPKernel = Callable[[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]], torch.Tensor]
+FirstLayer = Callable[[Callable[[torch.Tensor], torch.Tensor], torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+def mlp_tail(h: torch.Tensor, layers: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """LeakyReLU(0.01) on the first layer's pre-activation ``h`` (in place), then the remaining per-cell layers
+    as fused ``baddbmm`` (bias + batched matmul) with in-place LeakyReLU, tanh after the last."""
+    h = F.leaky_relu(h, 0.01, inplace=True)
+    for i, (weight, bias) in enumerate(layers):
+        h = torch.baddbmm(bias, h, weight)
+        h = torch.tanh_(h) if i == len(layers) - 1 else F.leaky_relu(h, 0.01, inplace=True)
+    return h
+
+
 class ASAPNetGenerator(PretrainedModel):
     """ASAP-Net generator. ``forward`` takes the dense official input tensor (one-hot labels [+ dontcare]
     [+ instance edge], or an RGB image in [-1, 1]) of any batch size and any H, W divisible by S, and
-    returns the image in [-1, 1]. ``forward_with_params`` also returns the per-cell MLP parameters."""
+    returns the image in [-1, 1]. ``forward_labels`` takes integer label maps (+ instance maps) instead.
+    ``forward_with_params`` also returns the per-cell MLP parameters.
+
+    ``hr_path`` ("fast" or "reference", from the config) selects the high-res algorithm; both compute the
+    same function (to float32 rounding). Execution knobs that do not change the function:
+    ``lowres_channels_last`` (run the low-res stream in channels_last), ``hr_block_pixels`` (pixels per block
+    of cells in the fast path; None: automatic), ``mlp_kernel`` (a fused kernel from pixelwise.kernels)."""
 
     registry_name = "asapnet"
 
@@ -217,6 +335,22 @@ class ASAPNetGenerator(PretrainedModel):
         config.validate()
         super().__init__(config)
         self.lowres_stream = LowResStream(config)
+        self.lowres_channels_last = False
+        self.hr_block_pixels: int | None = None
+        self.mlp_kernel: MLPKernel | None = None
+        # (device, dtype) -> (S, 2 log2 S) encoding table; plain attribute, never in the state_dict
+        self._encoding_cache: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
+
+    @property
+    def hr_path(self) -> str:
+        """"fast" or "reference"; assignable (it lives in ``config``, so save_pretrained records it)."""
+        return self.config.hr_path
+
+    @hr_path.setter
+    def hr_path(self, value: str) -> None:
+        if value not in ("fast", "reference"):
+            raise ValueError(f"hr_path={value!r}: use 'fast' or 'reference'")
+        self.config.hr_path = value
 
     # --- the two streams -------------------------------------------------------------------------
     def check_input_size(self, height: int, width: int) -> None:
@@ -230,9 +364,15 @@ class ASAPNetGenerator(PretrainedModel):
     def lowres_input(self, x: torch.Tensor) -> torch.Tensor:
         return tent_downsample(x, self.config.predownsample)
 
+    def run_lowres_stream(self, x_lowres: torch.Tensor) -> torch.Tensor:
+        """The low-res stream on its (pre-downsampled) input, in channels_last when ``lowres_channels_last``."""
+        if self.lowres_channels_last:
+            x_lowres = x_lowres.contiguous(memory_format=torch.channels_last)
+        return self.lowres_stream(x_lowres).contiguous()
+
     def predict_params(self, x: torch.Tensor) -> torch.Tensor:
         """Low-res stream: dense input -> per-cell MLP parameters (B, P, H/S, W/S)."""
-        return self.lowres_stream(self.lowres_input(x))
+        return self.run_lowres_stream(self.lowres_input(x))
 
     def hr_pixels(self, x: torch.Tensor) -> torch.Tensor:
         """The input channels the per-pixel MLP sees (the edge channel dropped when lr_instance)."""
@@ -256,17 +396,239 @@ class ASAPNetGenerator(PretrainedModel):
             out = torch.tanh(out) if i == len(layers) - 1 else F.leaky_relu(out, 0.01)
         return tiles_to_image(out, s)
 
-    def forward_with_params(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    # --- fast high-res stream --------------------------------------------------------------------
+    def encoding_table(self, device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """:func:`positional_encoding_1d` for this model's S, cached per (device, dtype). It does not depend
+        on H, W or the batch, so any input size reuses it; under tracing/compilation it is built inline."""
+        if _tracing():
+            return positional_encoding_1d(self.config.downsampling, device, dtype)
+        key = (torch.device(device), dtype)
+        table = self._encoding_cache.get(key)
+        if table is None:
+            table = positional_encoding_1d(self.config.downsampling, device, dtype)
+            self._encoding_cache[key] = table
+        return table
+
+    def _block_cells(self, device: torch.device) -> int:
+        pixels = self.hr_block_pixels
+        if pixels is None:
+            pixels = 1 << 14 if device.type == "cpu" else 1 << 22  # CPU: ~4 MB of activations stay in cache
+        return max(1, pixels // self.config.downsampling**2)
+
+    @staticmethod
+    def _blocks(batch: int, grid_h: int, grid_w: int, cells: int) -> Iterator[tuple[slice, slice, slice]]:
+        """(batch, cell-row, cell-column) slices covering the grid in blocks of about ``cells`` cells: whole
+        images, else whole rows of one image, else pieces of one row."""
+        per_image = grid_h * grid_w
+        if cells >= per_image:
+            step = cells // per_image
+            for b0 in range(0, batch, step):
+                yield slice(b0, min(b0 + step, batch)), slice(0, grid_h), slice(0, grid_w)
+        elif cells >= grid_w:
+            step = cells // grid_w
+            for b0 in range(batch):
+                for y0 in range(0, grid_h, step):
+                    yield slice(b0, b0 + 1), slice(y0, min(y0 + step, grid_h)), slice(0, grid_w)
+        else:
+            for b0 in range(batch):
+                for y0 in range(grid_h):
+                    for x0 in range(0, grid_w, cells):
+                        yield slice(b0, b0 + 1), slice(y0, y0 + 1), slice(x0, min(x0 + cells, grid_w))
+
+    def _first_layer_base(self, weight0: torch.Tensor, bias0: torch.Tensor, pixel_rows: int,
+                          out_dtype: torch.dtype) -> torch.Tensor:
+        """b0 + PE @ W0_pe for one block, (n, S*S, C1), summed in float32 (or float64 for a float64 model),
+        returned in ``out_dtype``: A_y[py] + A_x[px] + b0 with A = PE1 (S, 2 log2 S) @ (the x, resp. y,
+        encoding rows of W0)."""
+        s = self.config.downsampling
+        nf = self.config.num_frequencies
+        n, _, c1 = weight0.shape
+        acc = torch.promote_types(weight0.dtype, torch.float32)
+        w_pe = weight0[:, pixel_rows:].to(acc).reshape(n, nf, 2, 2, c1)  # (frequency, x/y, cos/sin)
+        table = self.encoding_table(weight0.device, acc)
+        a_x = torch.matmul(table, w_pe[:, :, 0].reshape(n, 2 * nf, c1))  # (n, S, C1)
+        a_y = torch.matmul(table, w_pe[:, :, 1].reshape(n, 2 * nf, c1))
+        base = (a_y + bias0.to(acc)).unsqueeze(2) + a_x.unsqueeze(1)  # (n, S_y, S_x, C1)
+        return base.reshape(n, s * s, c1).to(out_dtype)
+
+    def _run_blocks(self, params: torch.Tensor, first_layer: FirstLayer) -> torch.Tensor:
+        """Shared driver of the fast path. For each block of cells, ``first_layer(take, weight0, bias0)`` gives
+        the first layer's pre-activation (n, S*S, C1), where ``take(t)`` crops a (B, C, H, W) tensor to the
+        block; the remaining layers run on it and the block is written into the output image."""
+        cfg = self.config
+        s = cfg.downsampling
+        b, _, gh, gw = params.shape
+        cell_params = params.permute(0, 2, 3, 1).contiguous()  # (B, gh, gw, P)
+        tail = self.mlp_kernel if (self.mlp_kernel is not None and params.is_cuda) else mlp_tail
+        if _tracing():  # one block: no Python loop over symbolic sizes
+            blocks: list[tuple[slice, slice, slice] | None] = [None]
+        else:
+            blocks = list(self._blocks(b, gh, gw, self._block_cells(params.device)))
+        out: torch.Tensor | None = None
+        for where in blocks:
+            if where is None or len(blocks) == 1:
+                block = cell_params
+
+                def take(t: torch.Tensor) -> torch.Tensor:
+                    return t
+            else:
+                sl_b, sl_y, sl_x = where
+                block = cell_params[sl_b, sl_y, sl_x]
+                rows = slice(sl_y.start * s, sl_y.stop * s)
+                cols = slice(sl_x.start * s, sl_x.stop * s)
+
+                def take(t: torch.Tensor, sl_b: slice = sl_b, rows: slice = rows, cols: slice = cols) -> torch.Tensor:
+                    return t[sl_b, :, rows, cols]
+            nb, ry, rx, p = block.shape
+            layers = split_mlp_params(block.reshape(-1, p), cfg.mlp_channels)
+            weight0, bias0 = layers[0]
+            o = tail(first_layer(take, weight0, bias0), layers[1:])  # (n, S*S, output_nc)
+            o = o.reshape(nb, ry, rx, s, s, cfg.output_nc).permute(0, 5, 1, 3, 2, 4)
+            o = o.reshape(nb, cfg.output_nc, ry * s, rx * s)
+            if len(blocks) == 1:
+                return o
+            if out is None:
+                out = params.new_empty(b, cfg.output_nc, gh * s, gw * s)
+            out[where[0], :, where[1].start * s:where[1].stop * s, where[2].start * s:where[2].stop * s] = o
+        assert out is not None
+        return out
+
+    @staticmethod
+    def _tiles(t: torch.Tensor, s: int) -> torch.Tensor:
+        """(nb, C, ry*S, rx*S) block -> (nb*ry*rx, S*S, C) cell tiles (the order of the block's cells)."""
+        nb, c, bh, bw = t.shape
+        t = t.reshape(nb, c, bh // s, s, bw // s, s).permute(0, 2, 4, 3, 5, 1)
+        return t.reshape(-1, s * s, c)
+
+    def apply_mlp_fast(self, pixels: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        """High-res stream, fast algorithm on dense pixels (B, C_pix, H, W): y0 = x_pix @ W_pix (one baddbmm)
+        + [A_y[py] + A_x[px] + b0] (see :meth:`_first_layer_base`); the encoding is never materialised per
+        pixel. Same function as :meth:`apply_mlp_reference`."""
+        s = self.config.downsampling
+        c_pix = pixels.shape[1]
+
+        def first_layer(take: Callable[[torch.Tensor], torch.Tensor], weight0: torch.Tensor,
+                        bias0: torch.Tensor) -> torch.Tensor:
+            base = self._first_layer_base(weight0, bias0, c_pix, pixels.dtype)
+            return torch.baddbmm(base, self._tiles(take(pixels), s), weight0[:, :c_pix])
+
+        return self._run_blocks(params, first_layer)
+
+    def apply_mlp_labels(self, label: torch.Tensor, params: torch.Tensor,
+                         edge: torch.Tensor | None = None) -> torch.Tensor:
+        """High-res stream on integer labels (B, 1, H, W) (already dontcare-mapped): on a one-hot input the
+        pixel part of the first layer is the row gather W0[label] of each cell's weights, so no one-hot is
+        built. ``edge`` (B, 1, H, W) is the instance edge map, needed only when it feeds the MLP (instance_edge
+        without lr_instance). Same function as :meth:`apply_mlp_reference` on the one-hot input."""
+        cfg = self.config
+        s = cfg.downsampling
+        onehot = cfg.onehot_channels
+        c_pix = cfg.hr_pixel_channels
+        edge_row = cfg.instance_edge and not cfg.lr_instance
+        if edge_row and edge is None:
+            raise ValueError("this ASAP-Net feeds the instance edge map to the per-pixel MLP; pass instance or edge")
+        onehot_rows = c_pix - int(edge_row)  # onehot - 1 when lr_instance drops the last one-hot channel
+
+        def first_layer(take: Callable[[torch.Tensor], torch.Tensor], weight0: torch.Tensor,
+                        bias0: torch.Tensor) -> torch.Tensor:
+            n, _, c1 = weight0.shape
+            rows = weight0[:, :onehot_rows]
+            if onehot_rows < onehot:  # the dropped channel contributes nothing
+                rows = torch.cat([rows, rows.new_zeros(n, onehot - onehot_rows, c1)], dim=1)
+            ids = self._tiles(take(label), s).reshape(n, s * s)
+            ids = ids + torch.arange(n, device=ids.device).view(n, 1) * onehot
+            h0 = F.embedding(ids, rows.reshape(n * onehot, c1))  # (n, S*S, C1): W0[label] per cell
+            h0 += self._first_layer_base(weight0, bias0, c_pix, h0.dtype)
+            if edge_row:
+                assert edge is not None
+                e = self._tiles(take(edge), s).to(h0.dtype)  # (n, S*S, 1)
+                h0 = torch.baddbmm(h0, e, weight0[:, onehot_rows:onehot_rows + 1])
+            return h0
+
+        return self._run_blocks(params, first_layer)
+
+    # --- entry points ----------------------------------------------------------------------------
+    def _check_dense(self, x: torch.Tensor) -> None:
         if x.dim() != 4 or x.shape[1] != self.config.in_channels:
             raise ValueError(
                 f"ASAP-Net expects input of shape (B, {self.config.in_channels}, H, W), got {tuple(x.shape)}"
             )
         self.check_input_size(x.shape[2], x.shape[3])
+
+    def forward_with_params(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        self._check_dense(x)
         params = self.predict_params(x)
-        out = self.apply_mlp_reference(self.hr_pixels(x), params)
+        if self.config.hr_path == "reference":
+            out = self.apply_mlp_reference(self.hr_pixels(x), params)
+        else:
+            out = self.apply_mlp_fast(self.hr_pixels(x), params)
         if self.config.global_residual:
             out = torch.clamp(x + out, -1.0, 1.0)
         return out, params
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_with_params(x)[0]
+
+    def prepare_labels(self, label: torch.Tensor, instance: torch.Tensor | None = None,
+                       edge: torch.Tensor | None = None,
+                       dtype: torch.dtype = torch.float32) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Integer label ids (B, 1, H, W) or (B, H, W) -> (int64 ids with 255 -> label_nc when
+        ``contain_dontcare_label``, the instance edge map or None). ``edge`` (a precomputed edge map, e.g. of
+        a larger image this is a crop of) takes precedence over ``instance``."""
+        cfg = self.config
+        if cfg.input_mode != "semantic":
+            raise ValueError("forward_labels needs a semantic ASAP-Net (input_mode='semantic'); use forward")
+        if label.dim() == 3:
+            label = label.unsqueeze(1)
+        if label.dim() != 4 or label.shape[1] != 1:
+            raise ValueError(f"expected label ids of shape (B, 1, H, W), got {tuple(label.shape)}")
+        label = label.long()
+        if cfg.contain_dontcare_label:
+            label = torch.where(label == 255, torch.full_like(label, cfg.label_nc), label)
+        if not _tracing():
+            low, high = int(label.min()), int(label.max())
+            if low < 0 or high >= cfg.onehot_channels:
+                raise ValueError(
+                    f"label map contains id {high if high >= cfg.onehot_channels else low} but the model has "
+                    f"{cfg.onehot_channels} label channels (label_nc={cfg.label_nc}"
+                    f"{', dontcare 255' if cfg.contain_dontcare_label else ''})"
+                )
+        if not cfg.instance_edge:
+            return label, None
+        if edge is None:
+            if instance is None:
+                raise ValueError("this ASAP-Net has an instance edge channel: pass instance (ids) or edge")
+            if instance.dim() == 3:
+                instance = instance.unsqueeze(1)
+            edge = instance_edge_map(instance, dtype)
+        elif edge.dim() == 3:
+            edge = edge.unsqueeze(1)
+        return label, edge.to(dtype)
+
+    def dense_input(self, label: torch.Tensor, instance: torch.Tensor | None = None,
+                    edge: torch.Tensor | None = None, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """The official dense input (one-hot [+ dontcare] [+ instance edge]) from integer maps: what
+        ``forward`` takes (equal to :func:`pixelwise.official.preprocess_semantic`)."""
+        label, edge = self.prepare_labels(label, instance, edge, dtype)
+        x = one_hot_dense(label, self.config.onehot_channels, dtype)
+        return x if edge is None else torch.cat([x, edge], dim=1)
+
+    def forward_labels(self, label: torch.Tensor, instance: torch.Tensor | None = None,
+                       edge: torch.Tensor | None = None, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """Semantic inference from integer label ids (B, 1, H, W) [+ instance ids or a precomputed edge map].
+
+        Fast path: the full-resolution one-hot is never built: the low-res stream gets the tent-downsampled
+        one-hot (+ edge) computed at its own resolution, the MLP gathers W0[label]. With ``hr_path ==
+        "reference"`` the dense official input is built and :meth:`forward` runs. ``dtype``: the compute dtype
+        (default: the model's)."""
+        dtype = dtype or next(self.parameters()).dtype
+        if self.config.hr_path == "reference":
+            return self.forward(self.dense_input(label, instance, edge, dtype))
+        label, edge = self.prepare_labels(label, instance, edge, dtype)
+        self.check_input_size(label.shape[2], label.shape[3])
+        cfg = self.config
+        lowres = tent_downsample_labels(label, cfg.onehot_channels, cfg.predownsample, dtype)
+        if edge is not None:
+            lowres = torch.cat([lowres, tent_downsample(edge, cfg.predownsample)], dim=1)
+        params = self.run_lowres_stream(lowres)
+        return self.apply_mlp_labels(label, params, edge if not cfg.lr_instance else None)

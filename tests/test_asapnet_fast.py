@@ -1,0 +1,283 @@
+"""ASAP-Net's fast high-res path against the reference path (and the official golden outputs)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from pixelwise import official
+from pixelwise.data.semantic import instance_edges
+from pixelwise.errors import PixelwiseError
+from pixelwise.kernels import available_backends, install
+from pixelwise.models.asapnet import (
+    ASAPNetGenerator,
+    instance_edge_map,
+    one_hot_dense,
+    positional_encoding,
+    positional_encoding_1d,
+    tent_downsample,
+    tent_downsample_labels,
+)
+from pixelwise.models.io import from_pretrained
+from pixelwise.registry import create_model
+
+from .conftest import load_fixture
+
+ASAP_CASES = ["asapnet_semantic", "asapnet_reflect", "asapnet_rgb"]
+TINY = dict(lr_width=8, lr_max_width=16, lr_depth=1, hr_width=8, hr_depth=3)
+# (name, config overrides): every input layout the MLP's first layer can see
+CONFIGS = {
+    "edge_lr_instance": dict(label_nc=5, downsampling=8, learned_ds_factor=2),
+    "edge_in_mlp": dict(label_nc=5, lr_instance=False, downsampling=8, learned_ds_factor=4, padding="reflect"),
+    "no_edge_drop_last": dict(label_nc=6, instance_edge=False, lr_instance=True, downsampling=4, learned_ds_factor=4),
+    "dontcare": dict(label_nc=4, contain_dontcare_label=True, downsampling=16, learned_ds_factor=2,
+                     padding="replicate"),
+    "no_edge": dict(label_nc=3, instance_edge=False, lr_instance=False, downsampling=8, learned_ds_factor=8),
+}
+RGB = dict(downsampling=8, learned_ds_factor=4, lr_width=8, lr_max_width=16, lr_depth=1, hr_width=8, hr_depth=3)
+
+
+def _state(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    return {k[len("state/"):]: v for k, v in tensors.items() if k.startswith("state/")}
+
+
+def _fixture_model(case: str) -> tuple[ASAPNetGenerator, dict[str, torch.Tensor]]:
+    meta, tensors = load_fixture(case)
+    model = official.build("asapnet", meta["architecture_options"])
+    official.load(model, _state(tensors))
+    return model, tensors
+
+
+def _random(name: str, seed: int = 0) -> ASAPNetGenerator:
+    torch.manual_seed(seed)
+    model = create_model("asapnet", **TINY, **CONFIGS[name]).eval()
+    for p in model.parameters():  # non-trivial norm affines and biases
+        p.data.normal_(0.0, 0.3 if p.dim() == 1 else 0.35 / math.sqrt(p[0].numel()))
+    return model
+
+
+def _labels(model: ASAPNetGenerator, batch: int, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Blocky label and instance maps (regions, so instance edges are sparse as in real data)."""
+    cfg = model.config
+    coarse = torch.randint(0, cfg.onehot_channels, (batch, 1, height // 4 + 1, width // 4 + 1))
+    label = coarse.repeat_interleave(4, 2).repeat_interleave(4, 3)[:, :, :height, :width].contiguous()
+    if cfg.contain_dontcare_label:
+        label = torch.where(label == cfg.label_nc, torch.full_like(label, 255), label)
+    instance = label * 1000 + torch.randint(0, 2, label.shape) * (label > 1)
+    return label, instance
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """PSNR of images in [-1, 1] (peak-to-peak 2)."""
+    mse = (a.float() - b.float()).pow(2).mean().item()
+    return float("inf") if mse == 0 else 10 * math.log10(4.0 / mse)
+
+
+# --- golden fixtures -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("case", ASAP_CASES)
+def test_fixture_fast_path_is_default_and_matches_official(case: str):
+    model, tensors = _fixture_model(case)
+    assert model.hr_path == "fast"
+    with torch.no_grad():
+        fast = model(tensors["input"])
+        model.hr_path = "reference"
+        reference = model(tensors["input"])
+    assert (fast - tensors["output"]).abs().max() <= 1e-5
+    assert (reference - tensors["output"]).abs().max() <= 1e-5
+    assert (fast - reference).abs().max() <= 1e-5
+
+
+@pytest.mark.parametrize("case", ["asapnet_semantic", "asapnet_reflect"])
+def test_fixture_from_integer_label_maps(case: str):
+    model, tensors = _fixture_model(case)
+    instance = tensors.get("instance") if model.config.instance_edge else None
+    with torch.no_grad():
+        assert torch.equal(model.dense_input(tensors["label"], instance), tensors["input"])
+        for block in (None, 64, 3 * model.config.downsampling**2):  # one block, pieces of rows, whole rows
+            model.hr_block_pixels = block
+            out = model.forward_labels(tensors["label"], instance)
+            assert (out - tensors["output"]).abs().max() <= 1e-5
+
+
+# --- random weights, every input layout ----------------------------------------------------------------------
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_fast_equals_reference_random_weights(name: str):
+    model = _random(name)
+    s = model.config.downsampling
+    label, instance = _labels(model, 2, 2 * s, 3 * s)
+    x = model.dense_input(label, instance)
+    with torch.no_grad():
+        model.hr_path = "reference"
+        reference, ref_params = model.forward_with_params(x)
+        assert torch.equal(model.forward_labels(label, instance), reference)
+        model.hr_path = "fast"
+        for block in (None, s * s, 4 * s * s, 6 * s * s):  # pieces of rows, whole rows, whole images
+            model.hr_block_pixels = block
+            fast, params = model.forward_with_params(x)
+            assert torch.equal(params, ref_params)
+            assert (fast - reference).abs().max() <= 1e-5
+            assert (model.forward_labels(label, instance) - reference).abs().max() <= 1e-5
+
+
+def test_fast_equals_reference_rgb_with_global_residual():
+    torch.manual_seed(1)
+    model = create_model("deblurgan-asap", **RGB).eval()
+    x = torch.rand(2, 3, 24, 40) * 2 - 1
+    with torch.no_grad():
+        fast = model(x)
+        reference = create_model("deblurgan-asap-reference", config=None, **RGB)
+        reference.load_state_dict(model.state_dict())
+        assert reference.hr_path == "reference"
+        assert (fast - reference.eval()(x)).abs().max() <= 1e-5
+    with pytest.raises(ValueError, match="semantic"):
+        model.forward_labels(torch.zeros(1, 1, 8, 8, dtype=torch.long))
+
+
+@pytest.mark.parametrize("labels", [False, True])
+def test_gradients_equal_reference(labels: bool):
+    model = _random("edge_in_mlp").train()
+    label, instance = _labels(model, 2, 16, 24)
+    x = model.dense_input(label, instance)
+    weight = torch.linspace(-1, 1, 2 * 3 * 16 * 24).view(2, 3, 16, 24)
+
+    def grads(path: str) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        model.zero_grad()
+        model.hr_path = path
+        model.hr_block_pixels = 64 if path == "fast" else None  # several blocks: exercise the block writes
+        out = model.forward_labels(label, instance) if labels else model(x)
+        (out * weight).sum().backward()
+        return out.detach(), {k: p.grad.clone() for k, p in model.named_parameters()}
+
+    out_ref, g_ref = grads("reference")
+    out_fast, g_fast = grads("fast")
+    assert (out_ref - out_fast).abs().max() <= 1e-5
+    for key in g_ref:
+        scale = max(1.0, g_ref[key].abs().max().item())
+        assert (g_ref[key] - g_fast[key]).abs().max() <= 1e-5 * scale, key
+
+
+def test_dense_input_gradient_equal_reference():
+    model = _random("no_edge")
+    x = torch.rand(1, model.config.in_channels, 16, 16, requires_grad=True)
+    grads = []
+    for path in ("reference", "fast"):
+        model.hr_path = path
+        (g,) = torch.autograd.grad(model(x).square().sum(), x)
+        grads.append(g)
+    assert (grads[0] - grads[1]).abs().max() <= 1e-5
+
+
+# --- building blocks -----------------------------------------------------------------------------------------
+@pytest.mark.parametrize("factor", [1, 2, 4, 8])
+def test_tent_downsample_of_labels_equals_dense(factor: int):
+    label = torch.randint(0, 7, (2, 1, 8 * 5, 8 * 3))
+    dense = tent_downsample(one_hot_dense(label, 7), factor)
+    assert (tent_downsample_labels(label, 7, factor) - dense).abs().max() <= 1e-6
+
+
+def test_instance_edge_map_equals_official_edges():
+    instance = torch.randint(0, 3, (2, 1, 9, 13), dtype=torch.int32)
+    assert torch.equal(instance_edge_map(instance), instance_edges(instance))
+
+
+def test_dense_input_equals_official_preprocessing():
+    model = _random("dontcare")
+    label, instance = _labels(model, 1, 32, 48)
+    options = dict(label_nc=4, contain_dontcare_label=True)
+    assert torch.equal(model.dense_input(label, instance), official.preprocess_semantic(label, instance, options))
+
+
+def test_encoding_table_gives_the_full_positional_encoding():
+    s = 16
+    table = positional_encoding_1d(s)
+    full = positional_encoding(2 * s, 3 * s, s)  # channels per f: cos x, sin x, cos y, sin y
+    xs, ys = torch.arange(3 * s) % s, torch.arange(2 * s) % s
+    nf = int(math.log2(s))
+    for j in range(nf):
+        for k in range(2):
+            assert torch.equal(full[4 * j + k, 0], table[xs, 2 * j + k])
+            assert torch.equal(full[4 * j + 2 + k, :, 0], table[ys, 2 * j + k])
+
+
+def test_encoding_cache_per_device_and_dtype_survives_size_and_batch_changes():
+    model = _random("edge_lr_instance")
+    reference = _random("edge_lr_instance")
+    reference.hr_path = "reference"
+    assert not any("encoding" in k for k in model.state_dict())
+    assert list(model.state_dict()) == list(reference.state_dict())
+    with torch.no_grad():
+        for batch, h, w in ((1, 16, 16), (3, 24, 40), (1, 8, 64)):
+            label, instance = _labels(model, batch, h, w)
+            x = model.dense_input(label, instance)
+            assert (model(x) - reference(x)).abs().max() <= 1e-5
+        assert list(model._encoding_cache) == [(torch.device("cpu"), torch.float32)]
+        model.double()
+        reference.double()
+        label, instance = _labels(model, 1, 16, 24)
+        x = model.dense_input(label, instance, dtype=torch.float64)
+        assert (model(x) - reference(x)).abs().max() <= 1e-10
+    assert set(model._encoding_cache) == {(torch.device("cpu"), torch.float32), (torch.device("cpu"), torch.float64)}
+
+
+@pytest.mark.parametrize(("dtype", "min_psnr"), [(torch.bfloat16, 45.0), (torch.float16, 60.0)])
+def test_half_precision_close_to_float32(dtype: torch.dtype, min_psnr: float):
+    model, tensors = _fixture_model("asapnet_semantic")
+    with torch.no_grad():
+        reference = model(tensors["input"])
+        model.to(dtype)
+        dense = model(tensors["input"].to(dtype))
+        labels = model.forward_labels(tensors["label"], tensors["instance"])
+    assert dense.dtype == dtype and labels.dtype == dtype
+    assert psnr(dense, reference) >= min_psnr
+    assert psnr(labels, reference) >= min_psnr
+
+
+def test_channels_last_lowres_stream_is_the_same_function():
+    model = _random("edge_lr_instance")
+    label, instance = _labels(model, 1, 32, 32)
+    with torch.no_grad():
+        out = model.forward_labels(label, instance)
+        model.lowres_channels_last = True
+        model.to(memory_format=torch.channels_last)
+        assert (model.forward_labels(label, instance) - out).abs().max() <= 1e-5
+
+
+# --- selection, registry, errors -----------------------------------------------------------------------------
+def test_registry_names_select_the_path(tmp_path):
+    assert create_model("asapnet", **TINY).hr_path == "fast"
+    reference = create_model("asapnet-reference", **TINY)
+    assert reference.hr_path == "reference"
+    reference.save_pretrained(str(tmp_path / "ref"))
+    again = from_pretrained(tmp_path / "ref")
+    assert again.hr_path == "reference" and again.registry_name == "asapnet-reference"
+    with pytest.raises(ValueError, match="hr_path"):
+        reference.hr_path = "turbo"
+    with pytest.raises(ValueError, match="hr_path"):
+        create_model("asapnet", hr_path="turbo")
+
+
+def test_label_errors():
+    model = _random("edge_lr_instance")
+    label, instance = _labels(model, 1, 16, 16)
+    with pytest.raises(ValueError, match="contains id 9"):
+        model.forward_labels(torch.full_like(label, 9), instance)
+    with pytest.raises(ValueError, match="instance"):
+        model.forward_labels(label)
+    with pytest.raises(ValueError, match="divisible by 8"):
+        model.forward_labels(label[..., :12], instance[..., :12])
+
+
+def test_kernel_backends():
+    model = _random("edge_lr_instance")
+    assert "torch" in available_backends()
+    assert install(model) == "torch" and model.mlp_kernel is None
+    with pytest.raises(PixelwiseError, match="not available"):
+        install(model, "triton")
+    calls = []
+    model.mlp_kernel = lambda h, layers: calls.append(1)  # only ever used for CUDA tensors
+    label, instance = _labels(model, 1, 16, 16)
+    with torch.no_grad():
+        model.forward_labels(label, instance)
+    assert not calls
