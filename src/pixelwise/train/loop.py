@@ -145,9 +145,13 @@ def train(config: RunConfig, run_dir: str | Path, resume: str | None = None,
         losses.check_vgg_weights(config.loss.vgg_weights)  # fail before any work
     resume_from = checkpoint.resolve_resume(run_dir, resume)
     info = distributed.setup(config.train.device)
+    flags = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+             torch.backends.cudnn.benchmark)
     try:
         return _train(config, run_dir, resume_from, on_epoch_end, dataset, info)
     finally:
+        torch.use_deterministic_algorithms(flags[0], warn_only=flags[1])
+        torch.backends.cudnn.benchmark = flags[2]
         distributed.cleanup(info)
 
 
