@@ -70,6 +70,8 @@ class TrainSummary:
     losses: dict[str, float] = field(default_factory=dict)  # last logged values
     epoch_metrics: list[dict[str, Any]] = field(default_factory=list)  # what the hook returned, per epoch
     elapsed_s: float = 0.0
+    generator: nn.Module | None = field(default=None, repr=False)  # the trained bare modules (every rank)
+    discriminator: nn.Module | None = field(default=None, repr=False)
 
 
 class ResumableSampler(DistributedSampler):
@@ -370,4 +372,5 @@ def _train(config: RunConfig, run_dir: Path, resume_from: Path | None, on_epoch_
     summary.step, summary.epoch, summary.losses = step, epoch, last_losses
     summary.checkpoint = (final_path or resume_from) if info.is_main else None
     summary.elapsed_s = time.perf_counter() - started
+    summary.generator, summary.discriminator = g_raw, d_raw
     return summary
