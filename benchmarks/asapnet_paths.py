@@ -1,0 +1,102 @@
+"""Time ASAP-Net's reference vs fast high-res path in one run (batch 1, median after warm-up).
+
+Models are the official full-size Cityscapes configurations for each size (``crop_size`` = W, so
+S = W / 32 and the parameter grid is 16 x 32 cells; lr_width 64, lr_max_width 1024, lr_depth 7, hr_width 64,
+hr_depth 5), with random weights. Columns:
+- ``reference``: ``forward`` on the dense official input with ``hr_path="reference"`` (input prebuilt);
+- ``fast``: the same call with the default fast path;
+- ``fast labels``: ``forward_labels`` on the integer label + instance maps (builds its own inputs);
+- ``ref + prep``: the reference including building the dense input from the same maps, the fair
+  comparison for ``fast labels``.
+
+    python benchmarks/asapnet_paths.py [--sizes 256x512,512x1024,1024x2048] [--repeats 5] [--threads N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+from pixelwise import official
+
+
+def median_seconds(fn: Callable[[], object], warmup: int, repeats: int) -> float:
+    for _ in range(warmup):
+        fn()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def blocky_labels(height: int, width: int, label_nc: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """Piecewise-constant label map (32 px blocks) and Cityscapes-style instance ids."""
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.randint(0, label_nc, (1, 1, height // 32 + 1, width // 32 + 1), generator=g)
+    label = coarse.repeat_interleave(32, 2).repeat_interleave(32, 3)[:, :, :height, :width].contiguous()
+    instance = label * 1000 + torch.randint(0, 3, label.shape, generator=g) * (label >= 24)
+    return label, instance
+
+
+def bench_size(height: int, width: int, warmup: int, repeats: int) -> str:
+    """One markdown table row for ``height`` x ``width``."""
+    torch.manual_seed(0)
+    model = official.build("asapnet", {"crop_size": width, "aspect_ratio": width / height})
+    label, instance = blocky_labels(height, width, model.config.label_nc)
+    x = model.dense_input(label, instance)
+
+    def reference() -> torch.Tensor:
+        model.hr_path = "reference"
+        return model(x)
+
+    def fast() -> torch.Tensor:
+        model.hr_path = "fast"
+        return model(x)
+
+    def fast_labels() -> torch.Tensor:
+        model.hr_path = "fast"
+        return model.forward_labels(label, instance)
+
+    def reference_with_prep() -> torch.Tensor:
+        model.hr_path = "reference"
+        return model(official.preprocess_semantic(label, instance))
+
+    diff = max((fast() - reference()).abs().max().item(), (fast_labels() - reference()).abs().max().item())
+    t_ref = median_seconds(reference, warmup, repeats)
+    t_fast = median_seconds(fast, warmup, repeats)
+    t_labels = median_seconds(fast_labels, warmup, repeats)
+    t_prep = median_seconds(reference_with_prep, warmup, repeats)
+    return (f"| {height}x{width} | {model.config.downsampling} | {t_ref * 1e3:.0f} | {t_fast * 1e3:.0f} | "
+            f"{t_labels * 1e3:.0f} | {t_prep * 1e3:.0f} | {t_ref / t_fast:.2f}x | {t_prep / t_labels:.2f}x | "
+            f"{diff:.1e} |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--sizes", default="256x512,512x1024,1024x2048", help="HxW list (W = 2H, Cityscapes)")
+    parser.add_argument("--repeats", type=int, default=5, help="timed runs per measurement (median)")
+    parser.add_argument("--warmup", type=int, default=1)
+    parser.add_argument("--threads", type=int, default=None, help="torch.set_num_threads (default: torch's)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.set_grad_enabled(False)
+    print(f"# torch {torch.__version__}, {platform.processor() or platform.machine()}, "
+          f"{torch.get_num_threads()} threads, CPU float32, batch 1, median of {args.repeats} after "
+          f"{args.warmup} warm-up")
+    print("| size | S | reference ms | fast ms | fast labels ms | ref + prep ms | fast / reference speed-up | "
+          "labels / (ref + prep) speed-up | max abs diff |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for size in args.sizes.split(","):
+        height, width = (int(v) for v in size.lower().split("x"))
+        print(bench_size(height, width, args.warmup, args.repeats), flush=True)
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,489 @@
+"""Inference on images of any size (``pixelwise infer``): pad to the model's size multiple and crop back,
+optional tiling with blended seams for images that do not fit, files in and PNGs out.
+
+Inputs follow :mod:`pixelwise.data.transforms`: label maps are integer id maps (8/16-bit PNG), photos are
+8-bit RGB mapped to [-1, 1]; outputs are [-1, 1] tensors or 8-bit RGB PNGs.
+
+Padding (bottom and right, then cropped away): photos are reflect-padded, label and instance maps
+replicate-padded (ids are never invented). The multiple is ASAP-Net's S, pix2pixHD's 2^n_downsample_global
+(x 2^n_local_enhancers for the local enhancer), DeblurGAN's 2^n_downsampling (4).
+
+Tiling (``tile=N``): the padded image is cut into N x N tiles (N rounded down to the multiple) whose starts
+are multiples of the model's multiple (so ASAP-Net's cells stay on the full image's grid), overlapping by at
+least ``overlap`` pixels. Only one tile at a time is on the device; outputs are accumulated on the CPU with
+weights that ramp (``cosine`` or ``linear``) across the middle half of each overlap and are 0 in its outer
+quarter, where a tile's own border padding shows. The weights of two neighbours sum to 1, so a model whose
+output does not depend on the tiling (a per-pixel model, or a conv net whose receptive-field radius is at most
+overlap/4 and whose normalisation is per pixel or frozen) gives the untiled result. The built-in generators
+are not such models: ASAP-Net's low-res stream and every InstanceNorm see the whole input, so a tiled result
+is a (usually close) approximation of the untiled one, not equal to it. Instance edges are computed on the
+whole image before tiling, so tiles never invent edges at their borders.
+"""
+
+from __future__ import annotations
+
+import glob
+import math
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import torch
+from torch import nn
+
+from pixelwise.errors import PixelwiseError
+
+DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+BLENDS = ("cosine", "linear")
+DEFAULT_OVERLAP = 64
+_GLOB_CHARS = ("*", "?", "[")
+
+
+# --- what a model takes ------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InputSpec:
+    """How a generator takes its input: integer label maps (``labels``) or photos in [-1, 1] (``photo``)."""
+
+    kind: Literal["labels", "photo"]
+    multiple: int  # H and W must be multiples of this
+    label_channels: int = 0  # one-hot channels (labels): ids must be < this (255 allowed when ``dontcare``)
+    instance_edge: bool = False  # an instance edge channel follows the one-hot channels
+    dontcare: bool = False  # id 255 maps to the last one-hot channel (ASAP-Net contain_dontcare_label)
+    label_fast_path: bool = False  # the model has ``forward_labels`` (ASAP-Net): no dense one-hot is built
+
+
+def input_spec(model: nn.Module, instance_edge: bool | None = None) -> InputSpec:
+    """The :class:`InputSpec` of a pixelwise generator (or of any module with a ``size_multiple`` attribute,
+    taken as a photo model). ``instance_edge`` overrides pix2pixHD's assumption that its last input channel
+    is an instance edge map (the official default; its config does not record it)."""
+    from pixelwise.models.asapnet import ASAPNetGenerator
+    from pixelwise.models.deblurgan import ResnetGenerator
+    from pixelwise.models.pix2pixhd import GlobalGenerator, LocalEnhancer
+
+    if isinstance(model, ASAPNetGenerator):
+        cfg = model.config
+        if cfg.input_mode == "rgb":
+            return InputSpec("photo", cfg.downsampling)
+        return InputSpec("labels", cfg.downsampling, cfg.onehot_channels, cfg.instance_edge,
+                         cfg.contain_dontcare_label, label_fast_path=True)
+    if isinstance(model, (GlobalGenerator, LocalEnhancer)):
+        cfg = model.config
+        if cfg.input_nc == 3:
+            return InputSpec("photo", cfg.size_multiple)
+        edge = True if instance_edge is None else instance_edge
+        return InputSpec("labels", cfg.size_multiple, cfg.input_nc - int(edge), edge)
+    if isinstance(model, ResnetGenerator):
+        return InputSpec("photo", model.config.size_multiple)
+    return InputSpec("photo", int(getattr(model, "size_multiple", 1)))
+
+
+def size_multiple(model: nn.Module) -> int:
+    """H and W of the model's input must be multiples of this."""
+    return input_spec(model).multiple
+
+
+# --- padding -----------------------------------------------------------------------------------------------
+def _pad_index(size: int, pad: int, mode: str) -> torch.Tensor:
+    idx = torch.arange(size + pad)
+    if mode == "reflect" and pad <= size - 1:
+        return torch.where(idx > size - 1, 2 * (size - 1) - idx, idx)
+    return idx.clamp(max=size - 1)  # replicate (also reflect's fallback when the image is too small)
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int, mode: Literal["reflect", "replicate"] = "reflect"
+                    ) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Pad the last two dims of ``x`` (any dtype) at the bottom and right up to multiples of ``multiple``.
+    ``reflect`` mirrors without repeating the edge (replicate where the image is too small to mirror).
+    Returns the padded tensor and the original (H, W) for :func:`crop_to`."""
+    if mode not in ("reflect", "replicate"):
+        raise ValueError(f"pad mode {mode!r}: use reflect or replicate")
+    h, w = x.shape[-2:]
+    ph, pw = -h % multiple, -w % multiple
+    if ph:
+        x = x.index_select(-2, _pad_index(h, ph, mode).to(x.device))
+    if pw:
+        x = x.index_select(-1, _pad_index(w, pw, mode).to(x.device))
+    return x, (h, w)
+
+
+def crop_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Undo :func:`pad_to_multiple`: keep the top-left ``size`` = (H, W)."""
+    return x[..., : size[0], : size[1]]
+
+
+# --- tiling ------------------------------------------------------------------------------------------------
+def tile_starts(size: int, tile: int, overlap: int, multiple: int = 1) -> list[int]:
+    """Start offsets of tiles of length ``tile`` covering ``size``: steps of ``tile - overlap`` rounded down to
+    the multiple (at least one multiple), the last tile flush with the end."""
+    if tile >= size:
+        return [0]
+    step = max(multiple, (tile - overlap) // multiple * multiple)
+    return [*range(0, size - tile, step), size - tile]
+
+
+def blend_ramp(length: int, blend: str = "cosine") -> torch.Tensor:
+    """Rising weights over an overlap of ``length`` pixels: 0 in the first quarter, a linear or raised-cosine
+    ramp over the middle half, 1 in the last quarter; ``ramp + ramp.flip(0) == 1``."""
+    if blend not in BLENDS:
+        raise PixelwiseError(f"blend {blend!r}: use one of {', '.join(BLENDS)}")
+    pos = (torch.arange(length, dtype=torch.float64) + 0.5 - length / 4) / (length / 2)
+    u = pos.clamp(0.0, 1.0)
+    if blend == "cosine":
+        u = 0.5 - 0.5 * torch.cos(math.pi * u)
+    return u.float()
+
+
+def _axis_weights(starts: list[int], index: int, tile: int, blend: str) -> torch.Tensor:
+    w = torch.ones(tile)
+    if index > 0:
+        ov = starts[index - 1] + tile - starts[index]
+        w[:ov] *= blend_ramp(ov, blend)
+    if index + 1 < len(starts):
+        ov = starts[index] + tile - starts[index + 1]
+        w[tile - ov:] *= blend_ramp(ov, blend).flip(0)
+    return w
+
+
+# --- running a model ---------------------------------------------------------------------------------------
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None``/``"auto"``: CUDA when available, else CPU; otherwise the named device, checked."""
+    if device is None or str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        resolved = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise PixelwiseError(f"--device {device!r} is not a device name; use auto, cpu, cuda or cuda:N") from exc
+    if resolved.type == "cuda" and not torch.cuda.is_available():
+        raise PixelwiseError(f"--device {device}: CUDA is not available here; use --device cpu")
+    return resolved
+
+
+def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
+    if dtype is None or isinstance(dtype, torch.dtype):
+        return dtype
+    if dtype not in DTYPES:
+        raise PixelwiseError(f"dtype {dtype!r}: use one of {', '.join(DTYPES)}")
+    return DTYPES[dtype]
+
+
+def prepare_model(model: nn.Module, device: str | torch.device | None = None, dtype: str | torch.dtype | None = None,
+                  compile: bool = False, hr_path: str | None = None) -> nn.Module:
+    """Move ``model`` (in place) to ``device``/``dtype`` for inference, in eval mode. On CUDA: cudnn.benchmark,
+    and ASAP-Net's low-res stream in channels_last. ``compile``: torch.compile the entry point used here.
+    ``hr_path``: ASAP-Net's "fast" or "reference" high-res path (default: the model's)."""
+    from pixelwise.kernels import install
+    from pixelwise.models.asapnet import ASAPNetGenerator
+
+    target = resolve_device(device)
+    model.to(device=target, dtype=resolve_dtype(dtype)).eval()
+    asap = isinstance(model, ASAPNetGenerator)
+    if hr_path is not None:
+        if not asap:
+            raise PixelwiseError(f"--hr-path applies to ASAP-Net models only, not {type(model).__name__}")
+        if hr_path not in ("fast", "reference"):
+            raise PixelwiseError(f"--hr-path {hr_path!r}: use fast or reference")
+        model.hr_path = hr_path
+    if target.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        if asap:
+            model.lowres_channels_last = True
+            model.to(memory_format=torch.channels_last)
+    if asap:
+        install(model)
+    if compile:
+        if input_spec(model).label_fast_path:
+            model.forward_labels = torch.compile(model.forward_labels)
+        else:
+            model.forward = torch.compile(model.forward)
+    return model
+
+
+def _model_device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
+    for p in model.parameters():
+        return p.device, p.dtype
+    return torch.device("cpu"), torch.float32
+
+
+def _as_batch(x: torch.Tensor, channels: int | None, what: str, source: str) -> tuple[torch.Tensor, bool]:
+    """(H, W) / (C, H, W) / (B, C, H, W) -> (B, C, H, W), and whether the input was unbatched."""
+    if x.dim() == 2 and channels in (None, 1):
+        return x[None, None], True
+    if x.dim() == 3:
+        return x[None], True
+    if x.dim() == 4:
+        return x, False
+    raise PixelwiseError(f"{source}: expected a {what} of shape (H, W), (C, H, W) or (B, C, H, W), "
+                         f"got {tuple(x.shape)}")
+
+
+def check_labels(label: torch.Tensor, spec: InputSpec, source: str = "label map") -> None:
+    """Every id must have a one-hot channel (or be 255 with a dontcare channel), else a PixelwiseError."""
+    ids = label if not spec.dontcare else label[label != 255]
+    if ids.numel() == 0:
+        return
+    low, high = int(ids.min()), int(ids.max())
+    if low < 0 or high >= spec.label_channels:
+        bad = low if low < 0 else high
+        allowed = f"0..{spec.label_channels - 1}" + (" or 255 (dontcare)" if spec.dontcare else "")
+        raise PixelwiseError(
+            f"{source} contains label id {bad} but the model takes ids {allowed}; give the model's label ids "
+            f"(e.g. Cityscapes *_labelIds.png, not *_trainIds or *_color.png) or remap them"
+        )
+
+
+class _Runner:
+    """Runs one padded region of the input through the model on its device; outputs float32 on the CPU."""
+
+    def __init__(self, model: nn.Module, spec: InputSpec) -> None:
+        self.model, self.spec = model, spec
+        self.device, self.dtype = _model_device_dtype(model)
+
+    def __call__(self, data: dict[str, torch.Tensor]) -> torch.Tensor:
+        from pixelwise.data.semantic import one_hot_labels
+
+        with torch.inference_mode():
+            if self.spec.kind == "photo":
+                out = self.model(data["photo"].to(self.device, self.dtype))
+            else:
+                label = data["label"].to(self.device)
+                edge = data["edge"].to(self.device, self.dtype) if "edge" in data else None
+                if self.spec.label_fast_path:
+                    out = self.model.forward_labels(label, edge=edge, dtype=self.dtype)
+                else:
+                    x = one_hot_labels(label, self.spec.label_channels).to(self.dtype)
+                    out = self.model(x if edge is None else torch.cat([x, edge], dim=1))
+        return out.float().cpu()
+
+
+def translate_image(model: nn.Module, image_or_labels: torch.Tensor, instance: torch.Tensor | None = None, *,
+                    tile: int | None = None, overlap: int = DEFAULT_OVERLAP, blend: str = "cosine",
+                    device: str | torch.device | None = None, dtype: str | torch.dtype | None = None,
+                    instance_edge: bool | None = None, progress: bool = False, source: str = "input") -> torch.Tensor:
+    """Translate one image (or a batch) of any size; returns float32 [-1, 1] on the CPU, batched like the input.
+
+    ``image_or_labels``: for photo models a float image in [-1, 1], (3, H, W) or (B, 3, H, W); for semantic
+    models integer label ids, (H, W), (1, H, W) or (B, 1, H, W), with ``instance`` ids of the same shape when
+    the model uses an instance edge map. The input is padded to the model's multiple and cropped back.
+    ``tile``: process N x N tiles overlapping by ``overlap`` pixels with ``blend`` weights (see the module
+    docstring: exact only for models without global context; ASAP-Net and InstanceNorm models change).
+    ``device``/``dtype``: move the model there first (in place, like ``model.to``); default: where it is.
+    ``source`` names the input in error messages."""
+    if device is not None or dtype is not None:
+        prepare_model(model, device, dtype)
+    spec = input_spec(model, instance_edge)
+    m = spec.multiple
+    if spec.kind == "photo":
+        if not image_or_labels.is_floating_point():
+            raise PixelwiseError(f"{source}: this model translates photos (float, [-1, 1]); got integer data")
+        x, unbatched = _as_batch(image_or_labels, None, "photo", source)
+        padded, size = pad_to_multiple(x.float(), m, "reflect")
+        data = {"photo": padded}
+    else:
+        if image_or_labels.is_floating_point():
+            raise PixelwiseError(f"{source}: this model translates label maps (integer ids); got float data")
+        label, unbatched = _as_batch(image_or_labels, 1, "label map", source)
+        check_labels(label, spec, source)
+        padded, size = pad_to_multiple(label.long(), m, "replicate")
+        data = {"label": padded}
+        if spec.instance_edge:
+            if instance is None:
+                raise PixelwiseError(f"{source}: this model uses an instance edge map; pass the instance map")
+            inst, _ = _as_batch(instance, 1, "instance map", source)
+            if inst.shape != label.shape:
+                raise PixelwiseError(f"{source}: instance map shape {tuple(inst.shape)} differs from the label "
+                                     f"map's {tuple(label.shape)}")
+            from pixelwise.data.semantic import instance_edges
+
+            data["edge"] = instance_edges(pad_to_multiple(inst, m, "replicate")[0])
+    run = _Runner(model, spec)
+    height, width = padded.shape[-2:]
+    if tile is None or (tile >= height and tile >= width):
+        out = run(data)
+    else:
+        out = _run_tiled(run, data, height, width, tile, overlap, blend, m, progress)
+    out = crop_to(out, size)
+    return out[0] if unbatched else out
+
+
+def _run_tiled(run: Callable[[dict[str, torch.Tensor]], torch.Tensor], data: dict[str, torch.Tensor], height: int,
+               width: int, tile: int, overlap: int, blend: str, multiple: int, progress: bool) -> torch.Tensor:
+    tile = max(multiple, tile // multiple * multiple)
+    if overlap < 0 or overlap >= tile:
+        raise PixelwiseError(f"--tile-overlap {overlap} must be >= 0 and smaller than the tile ({tile})")
+    if blend not in BLENDS:
+        raise PixelwiseError(f"blend {blend!r}: use one of {', '.join(BLENDS)}")
+    th, tw = min(tile, height), min(tile, width)
+    ys, xs = tile_starts(height, th, overlap, multiple), tile_starts(width, tw, overlap, multiple)
+    out: torch.Tensor | None = None
+    weight_sum = torch.zeros(height, width)
+    boxes = [(i, j) for i in range(len(ys)) for j in range(len(xs))]
+    bar = _progress(boxes, progress, "tiles")
+    for i, j in bar:
+        y, x = ys[i], xs[j]
+        piece = run({k: v[..., y:y + th, x:x + tw] for k, v in data.items()})
+        if out is None:
+            out = torch.zeros(piece.shape[0], piece.shape[1], height, width)
+        w = _axis_weights(ys, i, th, blend)[:, None] * _axis_weights(xs, j, tw, blend)[None, :]
+        out[..., y:y + th, x:x + tw] += piece * w
+        weight_sum[y:y + th, x:x + tw] += w
+    assert out is not None
+    return out / weight_sum
+
+
+def _progress(items: Sequence[Any], enabled: bool, unit: str) -> Iterable[Any]:
+    if not enabled:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, unit=unit, leave=unit != "tiles", dynamic_ncols=True)
+
+
+# --- files -------------------------------------------------------------------------------------------------
+def collect_inputs(inputs: Sequence[str | Path], labels: bool = False) -> list[Path]:
+    """Files, folders (their images, not recursive) and globs -> image files, in order, without repeats.
+    For label models a folder holding Cityscapes ``*_labelIds`` maps contributes only those."""
+    from pixelwise.data.transforms import IMAGE_EXTENSIONS
+
+    found: list[Path] = []
+    for item in inputs:
+        text = str(item)
+        if any(c in text for c in _GLOB_CHARS) and not Path(text).exists():
+            matches = sorted(Path(p) for p in glob.glob(text, recursive=True))
+            files = [p for p in matches if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
+            if not files:
+                raise PixelwiseError(f"input pattern {text!r} matches no image files")
+        elif Path(text).is_dir():
+            folder = Path(text)
+            files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
+                           and not p.name.startswith("."))
+            if labels and any(p.stem.endswith("_labelIds") for p in files):
+                files = [p for p in files if p.stem.endswith("_labelIds")]
+            if not files:
+                raise PixelwiseError(f"input folder {folder} holds no images "
+                                     f"({'/'.join(e.lstrip('.') for e in IMAGE_EXTENSIONS[:4])})")
+        elif Path(text).is_file():
+            files = [Path(text)]
+        else:
+            raise PixelwiseError(f"input {text} does not exist (give image files, folders or glob patterns)")
+        found += files
+    unique = list(dict.fromkeys(found))
+    stems: dict[str, Path] = {}
+    for path in unique:
+        if path.stem in stems:
+            raise PixelwiseError(f"inputs {stems[path.stem]} and {path} would both be written as {path.stem}.png; "
+                                 f"translate them into different --output folders")
+        stems[path.stem] = path
+    return unique
+
+
+def find_instance_map(label_path: Path, instances: str | Path | None = None) -> Path | None:
+    """The instance map of ``label_path``: in the ``instances`` folder the file with the same name (Cityscapes
+    ``_gtFine_labelIds``/``_gtFine_instanceIds`` suffixes ignored); without a folder, the Cityscapes sibling
+    ``*_instanceIds.png`` of a ``*_labelIds.png``, if it exists."""
+    from pixelwise.data.files import pairing_key
+    from pixelwise.data.transforms import IMAGE_EXTENSIONS
+
+    if instances is not None:
+        folder = Path(instances)
+        if not folder.is_dir():
+            raise PixelwiseError(f"--instances {folder} is not a folder of instance maps")
+        key = pairing_key(label_path)
+        for candidate in sorted(folder.iterdir()):
+            if candidate.suffix.lower() in IMAGE_EXTENSIONS and pairing_key(candidate) == key:
+                return candidate
+        raise PixelwiseError(f"--instances {folder} holds no instance map named like {label_path.name} "
+                             f"(looked for {key}.png or {key}_gtFine_instanceIds.png)")
+    if label_path.stem.endswith("_labelIds"):
+        sibling = label_path.with_name(label_path.stem[: -len("_labelIds")] + "_instanceIds" + label_path.suffix)
+        if sibling.exists():
+            return sibling
+    return None
+
+
+def write_png(path: str | Path, image: torch.Tensor) -> Path:
+    """Atomically write a (3, H, W) [-1, 1] image as an 8-bit RGB PNG."""
+    from PIL import Image
+
+    from pixelwise.data.transforms import tensor_to_photo
+    from pixelwise.fileio import atomic_write
+
+    array = tensor_to_photo(image)
+    atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
+    return Path(path)
+
+
+def translate_files(model: nn.Module | str | Path, inputs: Sequence[str | Path], output: str | Path, *,
+                    instances: str | Path | None = None, instances_from_labels: bool = False,
+                    instance_edge: bool | None = None, tile: int | None = None, overlap: int = DEFAULT_OVERLAP,
+                    blend: str = "cosine", device: str | torch.device | None = None,
+                    dtype: str | torch.dtype | None = None, compile: bool = False, hr_path: str | None = None,
+                    progress: bool = True) -> list[Path]:
+    """``pixelwise infer``: translate label maps or photos (files, folders, globs) into ``output/<stem>.png``.
+
+    ``model``: a module, or a model dir / checkpoint dir / run dir (:func:`pixelwise.models.io.load_generator`).
+    Label models need instance maps when they use instance edges: from ``instances`` (a folder with matching
+    names), Cityscapes ``*_instanceIds`` siblings, or ``instances_from_labels`` (edges at label boundaries
+    only). Returns the written paths. See :func:`translate_image` for padding and tiling."""
+    from pixelwise.data.transforms import label_to_tensor, photo_to_tensor, read_label, read_photo
+
+    if not isinstance(model, nn.Module):
+        from pixelwise.models.io import load_generator
+
+        model = load_generator(model)
+    prepare_model(model, device, dtype, compile=compile, hr_path=hr_path)
+    spec = input_spec(model, instance_edge)
+    files = collect_inputs(inputs, labels=spec.kind == "labels")
+    output = Path(output)
+    if output.exists() and not output.is_dir():
+        raise PixelwiseError(f"--output {output} is a file; give a folder for the PNGs")
+    plan = []
+    for path in files:  # find every instance map before the first forward, so a missing one fails fast
+        inst_path = None
+        if spec.kind == "labels" and spec.instance_edge and not instances_from_labels:
+            inst_path = find_instance_map(path, instances)
+            if inst_path is None:
+                raise PixelwiseError(
+                    f"{path}: the model uses an instance edge map but no instance map was found; pass --instances "
+                    f"DIR (instance id maps with matching names), keep Cityscapes *_instanceIds.png beside "
+                    f"*_labelIds.png, or use --instances-from-labels (edges at label boundaries only)"
+                )
+        plan.append((path, inst_path))
+    written = []
+    for path, inst_path in _progress(plan, progress, "image"):
+        instance = None
+        if spec.kind == "photo":
+            data = photo_to_tensor(read_photo(path))
+        else:
+            data = label_to_tensor(read_label(path))
+            if spec.instance_edge:
+                instance = data if inst_path is None else label_to_tensor(read_label(inst_path, "instance map"))
+                if instance.shape != data.shape:
+                    raise PixelwiseError(f"instance map {inst_path} is {tuple(instance.shape[-2:])} but label map "
+                                         f"{path} is {tuple(data.shape[-2:])}; they must have the same size")
+        image = translate_image(model, data, instance, tile=tile, overlap=overlap, blend=blend,
+                                instance_edge=instance_edge, progress=progress and tile is not None,
+                                source=str(path))
+        written.append(write_png(output / f"{path.stem}.png", image))
+    return written
+
+
+__all__ = [
+    "BLENDS",
+    "DTYPES",
+    "InputSpec",
+    "blend_ramp",
+    "check_labels",
+    "collect_inputs",
+    "crop_to",
+    "find_instance_map",
+    "input_spec",
+    "pad_to_multiple",
+    "prepare_model",
+    "resolve_device",
+    "size_multiple",
+    "tile_starts",
+    "translate_files",
+    "translate_image",
+    "write_png",
+]
