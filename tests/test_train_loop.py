@@ -263,3 +263,12 @@ def test_too_little_data_is_a_clear_error(tmp_path):
     config = load_run_config("deblurgan-tiny", small("deblurgan-tiny", "data.max_images=2", "train.batch_size=3"))
     with pytest.raises(PixelwiseError, match="train.batch_size=3"):
         train(config, tmp_path / "run")
+
+
+@pytest.mark.parametrize("flags", [["train.precision=bf16", "train.channels_last=true"], ["train.precision=fp16"]])
+def test_mixed_precision_and_channels_last_on_cpu(flags, tmp_path):
+    preset = "deblurgan-asap-tiny"  # gradient penalty under autocast (fp16: through the gradient scaler)
+    summary = train(load_run_config(preset, small(preset, "train.max_steps=2", *flags)), tmp_path / "run")
+    assert summary.step == 2 and all(torch.isfinite(torch.tensor(v)) for v in summary.losses.values())
+    state = torch.load(summary.checkpoint / checkpoint.TRAINING_STATE, weights_only=True)
+    assert bool(state["scaler_g"]) == ("train.precision=fp16" in flags)

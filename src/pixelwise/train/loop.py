@@ -119,6 +119,19 @@ def _adam(params: list[nn.Parameter], lr: float, betas: tuple[float, float]) -> 
     return torch.optim.Adam(params, lr=lr, betas=(float(betas[0]), float(betas[1])))
 
 
+def _ddp(module: nn.Module, device: torch.device) -> nn.Module:
+    """DDP without buffer broadcasts in forward (``broadcast_buffers=False``; newer PyTorch spells it
+    ``forward_sync_buffers=False``): buffers are synced once at construction only."""
+    import inspect
+
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device.index] if device.type == "cuda" else None
+    if "forward_sync_buffers" in inspect.signature(DistributedDataParallel).parameters:
+        return DistributedDataParallel(module, device_ids=ids, forward_sync_buffers=False)
+    return DistributedDataParallel(module, device_ids=ids, broadcast_buffers=False)
+
+
 def _check_finite(values: dict[str, torch.Tensor], info: distributed.DistInfo, step: int, epoch: int,
                   run_dir: Path) -> None:
     finite = bool(torch.isfinite(torch.stack([v.detach().float() for v in values.values()])).all())
@@ -228,11 +241,7 @@ def _train(config: RunConfig, run_dir: Path, resume_from: Path | None, on_epoch_
     d_run: nn.Module = d_raw  # the discriminator step (DDP-synchronised)
     d_plain: nn.Module = d_raw  # the generator step (frozen D, no gradient sync)
     if info.distributed:
-        from torch.nn.parallel import DistributedDataParallel
-
-        ids = [device.index] if device.type == "cuda" else None
-        g_run = DistributedDataParallel(g_raw, device_ids=ids, broadcast_buffers=False)
-        d_run = DistributedDataParallel(d_raw, device_ids=ids, broadcast_buffers=False)
+        g_run, d_run = _ddp(g_raw, device), _ddp(d_raw, device)
     if tc.compile:
         g_run = torch.compile(g_run)
         d_plain = torch.compile(d_raw)
