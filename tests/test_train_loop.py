@@ -272,3 +272,16 @@ def test_mixed_precision_and_channels_last_on_cpu(flags, tmp_path):
     assert summary.step == 2 and all(torch.isfinite(torch.tensor(v)) for v in summary.losses.values())
     state = torch.load(summary.checkpoint / checkpoint.TRAINING_STATE, weights_only=True)
     assert bool(state["scaler_g"]) == ("train.precision=fp16" in flags)
+
+
+def test_local_enhancer_starts_from_a_trained_global_generator(tmp_path):
+    """model.init_from: pix2pixhd-tiny's generator is G1 of pix2pixhd-local-tiny (pix2pixHD's load_pretrain)."""
+    glob = train(load_run_config("pix2pixhd-tiny", small("pix2pixhd-tiny", "train.max_steps=1")), tmp_path / "g1")
+    from pixelwise.train.recipes import build_generator
+
+    local = build_generator(load_run_config("pix2pixhd-local-tiny", [f"model.init_from={glob.run_dir}"]))
+    trained = load_file(str(glob.checkpoint / checkpoint.GENERATOR))
+    shared = [k for k in local.state_dict() if k.startswith("model.")]
+    assert shared and all(torch.equal(local.state_dict()[k], trained[k]) for k in shared)
+    with pytest.raises(PixelwiseError, match=r"model.init_from=.*nowhere"):
+        build_generator(load_run_config("pix2pixhd-local-tiny", [f"model.init_from={tmp_path / 'nowhere'}"]))

@@ -115,8 +115,11 @@ def init_generator(generator: nn.Module, source: str) -> int:
     as pix2pixHD does when the local enhancer starts from a trained global generator. Returns the count."""
     from pixelwise.models.io import load_state_dict, resolve_generator
 
-    directory, weights = resolve_generator(source)
-    state = load_state_dict(directory / weights)
+    try:
+        directory, weights = resolve_generator(source)
+        state = load_state_dict(directory / weights)
+    except PixelwiseError as exc:
+        raise PixelwiseError(f"model.init_from={source}: {exc}") from exc
     own = generator.state_dict()
     matched = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
     if not matched:
