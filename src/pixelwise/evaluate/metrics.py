@@ -74,6 +74,19 @@ FID_HELPER_WEIGHTS = "default_1.pt"
 INCEPTION_WEIGHTS_ENV = "PIXELWISE_INCEPTION_WEIGHTS"
 LPIPS_ALEXNET_WEIGHTS = "alexnet-owt-7be5be79.pth"
 
+# One line per metric, saved next to results (pixelwise eval's metrics.json) so that numbers carry their definition.
+CONVENTIONS: dict[str, str] = {
+    "images": "pred and target quantised to uint8 first: round((clamp(x, -1, 1) + 1) * 127.5)",
+    "psnr": "RGB, data range 255, per image, mean over images (not pooled)",
+    "ssim": "Gaussian 11x11 sigma 1.5, K1 0.01 K2 0.03, per channel on the valid region, mean over RGB, per image "
+            "(scikit-image), mean over images",
+    "ssim_matlab": "MATLAB ssim on HxWx3: 3-D Gaussian 11x11x11 sigma 1.5, replicate padding, mean over the map",
+    "fid": "TF Inception pool3 (2015-12-05 graph via torch-fidelity), TF1 bilinear resize to 299 without "
+           "antialiasing, (x-128)/128, float64 statistics; real = targets, fake = predictions; biased at small N",
+    "kid": "same features, polynomial kernel (x.y/2048+1)^3, unbiased MMD^2, 100 subsets of min(1000, N)",
+    "lpips": "AlexNet v0.1 on the quantised images, mean over images (only when available offline)",
+}
+
 
 # --- images ------------------------------------------------------------------------------------------------
 def quantize(images: torch.Tensor) -> torch.Tensor:

