@@ -175,4 +175,8 @@ def run_config_from_dict(data: dict[str, Any], where: str = "config") -> RunConf
 def load_run_config(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
     """Preset name or YAML path + dotted ``key=value`` overrides -> a validated :class:`RunConfig`."""
     data = apply_overrides(load_preset_dict(name_or_path), list(overrides))
-    return run_config_from_dict(data, where=str(resolve_preset(name_or_path)))
+    try:
+        return run_config_from_dict(data, where="config")
+    except PixelwiseError as exc:
+        source = str(resolve_preset(name_or_path)) + (" with overrides" if overrides else "")
+        raise PixelwiseError(f"{source}: {exc}") from exc
