@@ -99,6 +99,8 @@ def test_evaluate_model_on_bundled_label_maps(tmp_path):
     assert saved["files"]["grid"].endswith(evaluation.GRID_FILE) and "per image" in saved["conventions"]["psnr"]
     with Image.open(tmp_path / evaluation.GRID_FILE) as grid:
         assert grid.size[0] > 200 and grid.size[1] > grid.size[0] / 2  # 4 rows of input | output | target
+        pixels = np.asarray(grid.convert("RGB"))
+    assert (pixels.min(axis=-1) > 245).mean() < 0.6  # the pictures are drawn, not a blank (white) figure
 
 
 def test_worst_and_best_follow_psnr_and_odd_sizes_are_padded(tmp_path):

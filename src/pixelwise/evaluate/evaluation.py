@@ -207,7 +207,7 @@ def evaluate_model(model: nn.Module, dataset: Any, data_config: DataConfig, devi
                 per_image.append({"index": index, "name": names[i], **row})
                 extremes.add(row["psnr"], index, {
                     "index": index, "name": names[i], "psnr": row["psnr"],
-                    "images": [shown[i].cpu(), outs[i].cpu(), targets[i].cpu()],
+                    "images": [im[i].permute(1, 2, 0).cpu().numpy() for im in (shown, outs, targets)],  # HWC uint8
                 })
     result = suite.compute()
     worst, best = extremes.rows()
@@ -234,8 +234,12 @@ def write_outputs(result: Mapping[str, Any], worst: Sequence[Mapping[str, Any]],
     files = {"metrics": str(out_dir / METRICS_FILE)}
     rows = [*worst, *best]
     if rows:
-        labels = [f"worst {i + 1}: {r['name'] or r['index']}\nPSNR {r['psnr']:.2f} dB" for i, r in enumerate(worst)]
-        labels += [f"best {i + 1}: {r['name'] or r['index']}\nPSNR {r['psnr']:.2f} dB" for i, r in enumerate(best)]
+        def label(kind: str, i: int, r: Mapping[str, Any]) -> str:
+            name = str(r["name"] if r["name"] is not None else r["index"])
+            name = name if len(name) <= 20 else "…" + name[-19:]
+            return f"{kind} {i + 1}: {r['psnr']:.2f} dB\n{name}"
+
+        labels = [label("worst", i, r) for i, r in enumerate(worst)] + [label("best", i, r) for i, r in enumerate(best)]
         first = "label map" if data_config.resolved_task == "labels" else "input"
         save_image_grid([r["images"] for r in rows], out_dir / GRID_FILE, [first, "output", "target"],
                         row_labels=labels, title=f"{len(worst)} worst and {len(best)} best images by PSNR "
