@@ -214,13 +214,18 @@ def tent_downsample_labels(label: torch.Tensor, channels: int, factor: int,
     cols = _reflect_index(w, pad, label.device)
     padded = label.index_select(2, rows).index_select(3, cols)  # (B, 1, H + f, W + f)
     ho, wo = h // factor, w // factor
-    taps = []
-    for a in range(2 * factor):
-        for c in range(2 * factor):
-            taps.append(padded[:, 0, a:a + factor * ho:factor, c:c + factor * wo:factor])
-    index = torch.stack(taps, dim=1)  # (B, 4f^2, H/f, W/f)
+    # (H + f) x (W + f) as (ho + 1) x (wo + 1) blocks of f x f; window (i, j) = blocks {i, i+1} x {j, j+1}
+    blocks = padded.reshape(b, ho + 1, factor, wo + 1, factor)
     k = tent_kernel_1d(factor, torch.float32).to(label.device)
-    weights = (k.view(-1, 1) * k.view(1, -1)).reshape(1, -1, 1, 1).to(dtype).expand(index.shape)
+    taps, weights = [], []
+    for qy in (0, 1):
+        for qx in (0, 1):
+            quadrant = blocks[:, qy:qy + ho, :, qx:qx + wo, :]  # (B, ho, f, wo, f)
+            taps.append(quadrant.permute(0, 2, 4, 1, 3).reshape(b, factor * factor, ho, wo))
+            ky, kx = k[qy * factor:(qy + 1) * factor], k[qx * factor:(qx + 1) * factor]
+            weights.append((ky.view(-1, 1) * kx.view(1, -1)).reshape(-1))
+    index = torch.cat(taps, dim=1)  # (B, 4f^2, H/f, W/f)
+    weights = torch.cat(weights).view(1, -1, 1, 1).to(dtype).expand(index.shape)
     out = torch.zeros(b, channels, ho, wo, dtype=dtype, device=label.device)
     return out.scatter_add(1, index, weights)
 
