@@ -79,7 +79,7 @@ class TrainConfig:
     critic_steps: int = 1  # discriminator updates per generator update (DeblurGAN: 5)
     fix_global_epochs: int = 0  # pix2pixhd-local: train only the enhancer for this many epochs
     batch_size: int = 1  # per process
-    num_workers: int = 0  # DataLoader workers per process
+    num_workers: int = 0  # DataLoader workers per process (> 0: resumes are exact at epoch boundaries only)
     seed: int = 0
     device: str = "auto"  # auto (CUDA when available) | cpu | cuda | cuda:N
     precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast; fp16 adds gradient scaling
