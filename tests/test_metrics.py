@@ -112,11 +112,29 @@ def test_frechet_distance_matches_scipy_on_known_gaussians():
     covmean = linalg.sqrtm(cov1 @ cov2).real
     expected = float(np.sum((mu1 - mu2) ** 2) + np.trace(cov1 + cov2 - 2 * covmean))
     assert metrics.fid_from_features(x1, x2) == pytest.approx(expected, rel=1e-8)
+    assert metrics.fid_from_features(x1, x2, method="low-rank") == pytest.approx(expected, rel=1e-8)
     # same Gaussian -> 0; a pure mean shift -> its squared length
     assert metrics.fid_from_features(x1, x1) == pytest.approx(0.0, abs=1e-8)
     assert metrics.fid_from_features(x1, x1 + 2.0) == pytest.approx(4.0 * d, rel=1e-8)
     with pytest.raises(ValueError, match="at least 2"):
         metrics.fid_from_features(x1[:1], x2)
+
+
+def test_low_rank_frechet_distance_equals_the_eigenvalue_formula_when_n_is_below_d():
+    """N < D (every study-scale FID): tr((S1 S2)^1/2) from the nuclear norm of A1 A2' equals torch-fidelity's
+    eigenvalue formula and scipy's sqrtm."""
+    from scipy import linalg
+
+    rng = np.random.default_rng(5)
+    a, b = rng.normal(size=(20, 64)), rng.normal(0.2, 1.3, size=(30, 64))
+    s1, s2 = np.cov(a, rowvar=False), np.cov(b, rowvar=False)
+    reference = float(np.sum((a.mean(0) - b.mean(0)) ** 2) + np.trace(s1 + s2 - 2 * linalg.sqrtm(s1 @ s2).real))
+    low_rank = metrics.fid_from_features(a, b, method="low-rank")
+    assert low_rank == pytest.approx(reference, rel=1e-7)
+    assert metrics.fid_from_features(a, b, method="eig") == pytest.approx(reference, rel=1e-7)
+    assert metrics.fid_from_features(a, b) == low_rank  # auto: N1 * N2 <= D^2
+    with pytest.raises(ValueError, match="method"):
+        metrics.fid_from_features(a, b, method="svd")
 
 
 def test_kid_matches_the_unbiased_polynomial_mmd():

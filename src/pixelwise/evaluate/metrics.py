@@ -20,10 +20,11 @@ Conventions (this module is the one place that decides them; README copies this 
 - **FID**: the TensorFlow Inception definition (Heusel et al. 2017, TTUR): the 2015-12-05 Inception-v3 graph,
   pool3 (2048-d) features; uint8 images resized to 299x299 by TensorFlow-1 bilinear resize (no antialiasing),
   then ``(x - 128) / 128``; means and covariances in float64 (unbiased covariance, N - 1); Frechet distance as in
-  torch-fidelity. The network is torch-fidelity's ``FeatureExtractorInceptionV3`` (the module torchmetrics wraps
-  as ``NoTrainInceptionV3`` when ``antialias=False``); never a re-implementation. Real set = the targets, fake
-  set = the predictions (same N). FID is biased upward at small N, so **every FID is reported with its N**;
-  compare FIDs only at equal N.
+  torch-fidelity (for N1 * N2 <= 2048^2 computed exactly through the centred features' nuclear norm, the same
+  number without a 2048 x 2048 eigen-decomposition; see :func:`fid_from_features`). The network is
+  torch-fidelity's ``FeatureExtractorInceptionV3`` (the module torchmetrics wraps as ``NoTrainInceptionV3`` when
+  ``antialias=False``); never a re-implementation. Real set = the targets, fake set = the predictions (same N).
+  FID is biased upward at small N, so **every FID is reported with its N**; compare FIDs only at equal N.
 - **KID** (Binkowski et al. 2018) on the same features: polynomial kernel ``(x.y / 2048 + 1)^3``, unbiased
   MMD^2, mean and standard deviation over 100 random subsets of size ``min(1000, N)`` (torch-fidelity, seed 2020).
 - **LPIPS** (optional, AlexNet, v0.1): reported only when the ``lpips`` package and the AlexNet weights are already
@@ -386,16 +387,40 @@ def _features(values: np.ndarray | torch.Tensor, name: str) -> np.ndarray:
     return array
 
 
-def fid_from_features(fake: np.ndarray | torch.Tensor, real: np.ndarray | torch.Tensor) -> float:
-    """Frechet distance between Gaussians fitted (float64, unbiased covariance) to two (N, D) feature sets."""
+def fid_from_features(fake: np.ndarray | torch.Tensor, real: np.ndarray | torch.Tensor,
+                      method: str = "auto") -> float:
+    """Frechet distance between Gaussians fitted (float64, unbiased covariance) to two (N, D) feature sets:
+    ``|mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^1/2)``.
+
+    ``method="eig"``: torch-fidelity's formula (eigenvalues of the D x D product S1 S2: O(D^3), seconds for
+    D = 2048 on a CPU). ``method="low-rank"``: the same number computed exactly from the centred features A1, A2:
+    the eigenvalues of S1 S2 = A1'A1 A2'A2 / c are those of (A1 A2')(A1 A2')' / c, so
+    ``tr((S1 S2)^1/2) = ||A1 A2'||_* / sqrt(c)`` with c = (N1 - 1)(N2 - 1) (nuclear norm, an N1 x N2 SVD).
+    ``"auto"`` takes the low-rank form when N1 * N2 <= D^2 (e.g. any N <= 2048 for Inception features), else
+    torch-fidelity's."""
     from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
 
     a, b = _features(fake, "fake"), _features(real, "real")
     if len(a) < 2 or len(b) < 2:
         raise ValueError(f"FID needs at least 2 samples per set, got {len(a)} and {len(b)}")
-    stats_a = fid_features_to_statistics(torch.from_numpy(a))
-    stats_b = fid_features_to_statistics(torch.from_numpy(b))
-    return float(fid_statistics_to_metric(stats_a, stats_b, verbose=False)[KEY_METRIC_FID])
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"feature sizes differ: {a.shape[1]} vs {b.shape[1]}")
+    if method == "auto":
+        method = "low-rank" if len(a) * len(b) <= a.shape[1] ** 2 else "eig"
+    if method == "eig":
+        stats_a = fid_features_to_statistics(torch.from_numpy(a))
+        stats_b = fid_features_to_statistics(torch.from_numpy(b))
+        return float(fid_statistics_to_metric(stats_a, stats_b, verbose=False)[KEY_METRIC_FID])
+    if method != "low-rank":
+        raise ValueError(f"method={method!r}: use 'auto', 'eig' or 'low-rank'")
+    mean_a, mean_b = a.mean(axis=0), b.mean(axis=0)
+    centred_a, centred_b = a - mean_a, b - mean_b
+    scale = (len(a) - 1) * (len(b) - 1)
+    trace_a = float(np.sum(centred_a**2)) / (len(a) - 1)
+    trace_b = float(np.sum(centred_b**2)) / (len(b) - 1)
+    trace_sqrt = float(np.linalg.norm(centred_a @ centred_b.T, ord="nuc")) / math.sqrt(scale)
+    diff = mean_a - mean_b
+    return float(diff @ diff + trace_a + trace_b - 2.0 * trace_sqrt)
 
 
 def default_kid_subset_size(n_fake: int, n_real: int) -> int:
