@@ -72,7 +72,7 @@ def format_cell(key: str, row: Mapping[str, Any]) -> str:
             return "n/a" if row.get("fid_status", "ok") != "ok" else "—"
         std = row.get("kid_std" if key == "kid" else key.replace("kid@", "kid_std@"))
         text = f"{value * 1e3:.1f}"
-        return f"{text} ± {std * 1e3:.1f}" if _is_number(std) else text
+        return f"{text} ± {std * 1e3:.1f}" if _is_number(std) and std > 0 else text
     if key.startswith("params") or key.endswith("_params"):
         return format_params(value)
     if value is None:
@@ -200,8 +200,9 @@ def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
 
 
 # keys of a metrics.jsonl record that are bookkeeping, not losses
-_NON_LOSS_KEYS = {"step", "epoch", "time", "wall_time", "elapsed", "elapsed_s", "seconds", "lr", "lr_G", "lr_D",
-                  "images_per_s", "it_per_s", "samples_per_s", "batch_size", "split", "kind", "event"}
+_NON_LOSS_KEYS = {"step", "epoch", "time", "wall_time", "elapsed", "elapsed_s", "seconds", "lr", "lr_g", "lr_d",
+                  "lr_G", "lr_D", "sec_per_step", "images_per_s", "it_per_s", "samples_per_s", "batch_size", "split",
+                  "kind", "event"}
 
 
 def loss_series(records: Sequence[Mapping[str, Any]]) -> dict[str, tuple[list[float], list[float]]]:
@@ -216,7 +217,7 @@ def loss_series(records: Sequence[Mapping[str, Any]]) -> dict[str, tuple[list[fl
             base = key.split("/")[-1] if "/" in key else key
             if key in _NON_LOSS_KEYS or base in _NON_LOSS_KEYS or not _is_number(value):
                 continue
-            if key.startswith(("eval", "val", "time", "lr")):
+            if key.startswith(("eval", "val", "time", "lr", "study/")):
                 continue
             xs, ys = series.setdefault(key, ([], []))
             xs.append(float(step))
@@ -358,7 +359,7 @@ def save_image_grid(rows: Sequence[Sequence[Any]], path: str | Path, column_titl
     images = [[to_uint8_image(im) for im in row] for row in rows]
     n_rows, n_cols = len(images), max(len(r) for r in images)
     h, w = images[0][0].shape[:2]
-    cell_w = 2.4 if w >= h else 2.4 * w / h
+    cell_w = 2.0 if w >= h else 2.0 * w / h
     cell_h = cell_w * h / w
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(n_cols * cell_w + 0.4, n_rows * cell_h + 0.7),
                              squeeze=False)
@@ -610,25 +611,31 @@ def screenshot_is_blank(path: str | Path) -> bool:
     return bool(array.size == 0 or array.max() == array.min())
 
 
-def colorize_labels(label: Any) -> np.ndarray:
-    """(H, W) / (1, H, W) integer label ids -> (H, W, 3) uint8: the Cityscapes palette for ids < 34, fixed
-    pseudo-random colours for other ids (so any label set stays readable)."""
+def colorize_labels(label: Any, cityscapes: bool = False) -> np.ndarray:
+    """(H, W) / (1, H, W) integer label ids -> (H, W, 3) uint8. ``cityscapes``: the Cityscapes palette (ids
+    that it paints black get distinct colours); otherwise a qualitative palette (tab20, then fixed
+    pseudo-random colours), so that label sets without Cityscapes semantics stay readable."""
     if hasattr(label, "detach"):
         label = label.detach().to("cpu").numpy()
     ids = np.asarray(label).astype(np.int64)
     while ids.ndim > 2:
         ids = ids[0]
-    rng = np.random.default_rng(12345)
-    palette = rng.integers(40, 256, size=(max(256, int(ids.max(initial=0)) + 1), 3), dtype=np.int64)
-    try:
-        from cityscapesscripts.helpers.labels import labels as cityscapes_labels
+    size = max(256, int(ids.max(initial=0)) + 1)
+    palette = np.random.default_rng(12345).integers(40, 256, size=(size, 3), dtype=np.int64)
+    from matplotlib import colormaps
 
-        for entry in cityscapes_labels:
-            if 0 <= entry.id < len(palette):
-                palette[entry.id] = entry.color
-    except ImportError:  # the palette is cosmetic
-        pass
-    return palette[np.clip(ids, 0, len(palette) - 1)].astype(np.uint8)
+    tab20 = (np.asarray(colormaps["tab20"].colors) * 255).round().astype(np.int64)
+    palette[:20] = tab20
+    if cityscapes:
+        try:
+            from cityscapesscripts.helpers.labels import labels as cityscapes_labels
+
+            for entry in cityscapes_labels:
+                if 0 <= entry.id < size and (entry.id == 0 or any(entry.color)):
+                    palette[entry.id] = entry.color
+        except ImportError:  # the palette is cosmetic
+            pass
+    return palette[np.clip(ids, 0, size - 1)].astype(np.uint8)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -646,14 +653,15 @@ def _fid_description(n: int | None) -> str:
 
 
 def _kid_description() -> str:
-    return ("Kernel Inception Distance (unbiased MMD on Inception features), mean ± std over subsets, x 10^3, "
-            "lower is better; less biased than FID at small N")
+    return ("Kernel Inception Distance (unbiased MMD on Inception features), mean ± std over random subsets "
+            "(no ± when the subsets are the whole set, N <= 1000), x 10^3, lower is better; less biased than FID at "
+            "small N")
 
 
-def _runtime_columns(results: Mapping[str, Any]) -> list[Column]:
+def _runtime_columns(results: Mapping[str, Any], task: str) -> list[Column]:
     bench = results.get("bench", {})
     device = results.get("device", "this device")
-    size = bench.get("size")
+    size = results[task].get("data", {}).get("size") or bench.get("size")
     size_text = f"{size[0]}x{size[1]}" if size else "the evaluation size"
     columns = [column("runtime_ms", f"Runtime (ms) @{size_text}",
                       f"median milliseconds per image of the trained study model at {size_text}, batch 1, "
@@ -706,7 +714,7 @@ def study_table1(results: Mapping[str, Any]) -> dict[str, Any]:
                       "in dB, higher is better. Reference only: many photos fit one label map, so this measures "
                       "closeness to the one real photo, not realism"),
                column("ssim", "SSIM", "structural similarity against the real photo (same caveat as PSNR)"),
-               *_runtime_columns(results)]
+               *_runtime_columns(results, "labels")]
     rows = [_model_row(m, results) for m in task["models"]]
     data = task.get("data", {})
     notes = [f"Evaluation data: {data.get('description', data.get('format', '?'))}; "
@@ -757,10 +765,11 @@ def study_table2(results: Mapping[str, Any]) -> dict[str, Any]:
                 column("ssim", "SSIM all", "SSIM over the images of every strength (mean)"),
                 column("fid", "FID (N)", _fid_description(n) + "; restored images of every strength vs sharp"),
                 column("kid", "KID ×10³", _kid_description()),
-                *_runtime_columns(results)]
+                *_runtime_columns(results, "deblur")]
     available, reason = _fid_status(results)
     baseline = {"model": "Blurred input (no model)", "key": "input", "registry": None, **task.get("baseline", {}),
-                "fid_status": "ok" if available else f"unavailable: {reason}", "params": None}
+                "fid_status": "ok" if available else f"unavailable: {reason}", "runtime_ms": None, "params": None,
+                "fullsize_runtime_ms": None, "fullsize_params": None}
     rows = [baseline] + [_model_row(m, results) for m in task["models"]]
     data = task.get("data", {})
     notes = [f"Evaluation data: {data.get('description', data.get('format', '?'))}; "
@@ -773,12 +782,15 @@ def study_table2(results: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _runtime_groups(results: Mapping[str, Any]) -> dict[str, dict[str, float | None]]:
-    models = list(results["labels"]["models"]) + list(results["deblur"]["models"])
-    size = _size_text(results.get("bench", {}).get("size"))
     label = "study models (demo widths)" if results.get("demo") else "study models"
-    groups = {f"{label} @ {size}": {m["name"]: m.get("runtime_ms") for m in models}}
+    groups = {}
+    for task in ("labels", "deblur"):
+        size = _size_text(results[task].get("data", {}).get("size") or results.get("bench", {}).get("size"))
+        groups[f"{label} @ {size}"] = {
+            **groups.get(f"{label} @ {size}", {}), **{m["name"]: m.get("runtime_ms") for m in results[task]["models"]}}
     full = results.get("bench", {}).get("fullsize") or {}
     if full.get("status") == "ok":
+        models = list(results["labels"]["models"]) + list(results["deblur"]["models"])
         groups[f"default (paper) widths @ {_size_text(full.get('size'))}"] = {
             m["name"]: m.get("fullsize_runtime_ms") for m in models}
     return groups
