@@ -230,11 +230,3 @@ def test_study_report_needs_results(tmp_path: Path) -> None:
     with pytest.raises(PixelwiseError, match="results.json"):
         report.write_study_report(tmp_path)
 
-
-def test_colorize_labels_palettes() -> None:
-    label = np.array([[0, 1], [7, 300]])
-    plain = report.colorize_labels(label)
-    assert plain.shape == (2, 2, 3) and plain.dtype == np.uint8
-    assert len({tuple(c) for c in plain.reshape(-1, 3)}) == 4  # distinct colours, even for id 300
-    city = report.colorize_labels(label[None], cityscapes=True)
-    assert tuple(city[1, 0]) == (128, 64, 128)  # Cityscapes road

@@ -72,7 +72,7 @@ def format_cell(key: str, row: Mapping[str, Any]) -> str:
             return "n/a" if row.get("fid_status", "ok") != "ok" else "—"
         std = row.get("kid_std" if key == "kid" else key.replace("kid@", "kid_std@"))
         text = f"{value * 1e3:.1f}"
-        return f"{text} ± {std * 1e3:.1f}" if _is_number(std) and std > 0 else text
+        return f"{text} ± {std * 1e3:.1f}" if _is_number(std) and round(std * 1e3, 1) > 0 else text
     if key.startswith("params") or key.endswith("_params"):
         return format_params(value)
     if value is None:
@@ -136,15 +136,16 @@ def table_html(table: Mapping[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
+    """NaN/inf -> None and numpy scalars -> Python numbers, recursively (strict JSON)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, np.generic):
-        return _json_safe(value.item())
+        return json_safe(value.item())
     if isinstance(value, Mapping):
-        return {str(k): _json_safe(v) for k, v in value.items()}
+        return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -153,7 +154,7 @@ def write_table(table: Mapping[str, Any], out_dir: str | Path) -> tuple[Path, Pa
     out_dir = Path(out_dir)
     name = table["name"]
     json_path, md_path = out_dir / f"{name}.json", out_dir / f"{name}.md"
-    atomic_write_json(json_path, _json_safe(dict(table)))
+    atomic_write_json(json_path, json_safe(dict(table)))
     atomic_write_text(md_path, table_markdown(table))
     return json_path, md_path
 
@@ -609,33 +610,6 @@ def screenshot_is_blank(path: str | Path) -> bool:
     with Image.open(path) as image:
         array = np.asarray(image.convert("L"))
     return bool(array.size == 0 or array.max() == array.min())
-
-
-def colorize_labels(label: Any, cityscapes: bool = False) -> np.ndarray:
-    """(H, W) / (1, H, W) integer label ids -> (H, W, 3) uint8. ``cityscapes``: the Cityscapes palette (ids
-    that it paints black get distinct colours); otherwise a qualitative palette (tab20, then fixed
-    pseudo-random colours), so that label sets without Cityscapes semantics stay readable."""
-    if hasattr(label, "detach"):
-        label = label.detach().to("cpu").numpy()
-    ids = np.asarray(label).astype(np.int64)
-    while ids.ndim > 2:
-        ids = ids[0]
-    size = max(256, int(ids.max(initial=0)) + 1)
-    palette = np.random.default_rng(12345).integers(40, 256, size=(size, 3), dtype=np.int64)
-    from matplotlib import colormaps
-
-    tab20 = (np.asarray(colormaps["tab20"].colors) * 255).round().astype(np.int64)
-    palette[:20] = tab20
-    if cityscapes:
-        try:
-            from cityscapesscripts.helpers.labels import labels as cityscapes_labels
-
-            for entry in cityscapes_labels:
-                if 0 <= entry.id < size and (entry.id == 0 or any(entry.color)):
-                    palette[entry.id] = entry.color
-        except ImportError:  # the palette is cosmetic
-            pass
-    return palette[np.clip(ids, 0, size - 1)].astype(np.uint8)
 
 
 # ----------------------------------------------------------------------------------------------------------

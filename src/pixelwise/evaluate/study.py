@@ -339,48 +339,45 @@ def _to_device(batch: dict[str, Any], device: Any) -> dict[str, Any]:
     return {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}
 
 
-def evaluate_sets(predict: Any, sets: list[EvalSet], device: Any, extractor: Any | None, batch_size: int = 4,
+def evaluate_sets(model: Any, sets: list[EvalSet], device: Any, extractor: Any | None, batch_size: int = 4,
                   kid_subsets: int = 100) -> dict[str, Any]:
-    """Run ``predict(batch, data_config) -> images`` over every set with the real metric suite: overall psnr,
-    ssim, fid, fid_n, kid, kid_std, and ``psnr@S`` / ``ssim@S`` per labelled set."""
+    """Score ``model`` on every set with ``pixelwise eval``'s function (:func:`evaluate_model`, the real metric
+    suite), all sets in one pass so that FID/KID pool every set: overall psnr, ssim, fid, fid_n, kid,
+    kid_std, and ``psnr@S`` / ``ssim@S`` per labelled set (blur strength)."""
     import numpy as np
-    import torch
+    from torch.utils.data import ConcatDataset
 
-    from pixelwise.evaluate.metrics import MetricSuite
+    from pixelwise.evaluate.evaluation import evaluate_model
 
     use_fid = extractor is not None
-    suite = MetricSuite(fid=use_fid, kid=use_fid, feature_extractor=extractor, device=device,
-                        kid_subsets=kid_subsets)
+    dataset = ConcatDataset([es.dataset for es in sets]) if len(sets) > 1 else sets[0].dataset
+    result = evaluate_model(model, dataset, sets[0].data_config, device, batch_size=batch_size, fid=use_fid,
+                            kid=use_fid, kid_subsets=kid_subsets, feature_extractor=extractor, grid_count=0)
     record: dict[str, Any] = {}
-    with torch.no_grad():
-        for es in sets:
-            start = len(suite.per_image)
-            for batch in _loader(es.dataset, batch_size):
-                batch = _to_device(batch, device)
-                suite.update(predict(batch, es.data_config).float(), batch["target"])
-            rows = suite.per_image[start:]
-            if es.label and rows:
-                record[f"psnr@{es.label}"] = float(np.mean([r["psnr"] for r in rows]))
-                record[f"ssim@{es.label}"] = float(np.mean([r["ssim"] for r in rows]))
-    result = suite.compute()
+    per_image = result["per_image"]
+    start = 0
+    for es in sets:
+        rows = per_image[start:start + len(es.dataset)]
+        start += len(es.dataset)
+        if es.label and rows:
+            record[f"psnr@{es.label}"] = float(np.mean([r["psnr"] for r in rows]))
+            record[f"ssim@{es.label}"] = float(np.mean([r["ssim"] for r in rows]))
     record.update(psnr=result.get("psnr"), ssim=result.get("ssim"), fid=result.get("fid"), fid_n=result["n"],
                   kid=result.get("kid_mean"), kid_std=result.get("kid_std"))
     return record
 
 
-def model_predictor(model: Any) -> Any:
-    """``predict(batch, data_config)`` for a generator: the data layer's network input -> the model."""
-    from pixelwise.data import network_input
+class InputAsOutput:
+    """The do-nothing baseline of deblurring as a "model": returns its (blurred) input."""
 
-    def predict(batch: dict[str, Any], data_config: Any) -> Any:
-        return model(network_input(batch, data_config))
+    def __call__(self, x: Any) -> Any:
+        return x
 
-    return predict
+    def to(self, *args: Any, **kwargs: Any) -> InputAsOutput:
+        return self
 
-
-def identity_predictor(batch: dict[str, Any], data_config: Any) -> Any:
-    """The do-nothing baseline of deblurring: the blurred input itself."""
-    return batch["input"]
+    def eval(self) -> InputAsOutput:
+        return self
 
 
 def grid_samples(es: EvalSet, count: int) -> list[dict[str, Any]]:
@@ -430,6 +427,8 @@ def train_and_evaluate(run_config: Any, run_dir: Path, sets: list[EvalSet], devi
     """Train with the real loop; after every epoch (or only after the last, ``eval.every_epoch=false``)
     evaluate the generator on ``sets``; the evaluation is also logged to metrics.jsonl as ``eval/*``.
     Returns (train summary, per-epoch records, the final generator in eval mode)."""
+    import time
+
     import torch
 
     from pixelwise.data import build_dataset
@@ -442,10 +441,10 @@ def train_and_evaluate(run_config: Any, run_dir: Path, sets: list[EvalSet], devi
     epochs: list[dict[str, Any]] = []
     holder: dict[str, Any] = {}
 
-    def evaluate(generator: Any, epoch: int, step: int) -> dict[str, Any]:
-        record = evaluate_sets(model_predictor(generator), sets, device, extractor, settings.batch_size,
-                               settings.kid_subsets)
-        epochs.append({"epoch": epoch, "step": step, **record})
+    def evaluate(generator: Any, epoch: float, step: int) -> dict[str, Any]:
+        t0 = time.perf_counter()
+        record = evaluate_sets(generator, sets, device, extractor, settings.batch_size, settings.kid_subsets)
+        epochs.append({"epoch": epoch, "step": step, **record, "eval_seconds": time.perf_counter() - t0})
         return record
 
     def on_epoch_end(end: Any) -> dict[str, float]:
@@ -505,12 +504,11 @@ def bench_fullsize(models: dict[str, tuple[str, dict[str, Any]]], device: Any, s
 # ----------------------------------------------------------------------------------------------------------
 
 def _grid_inputs(task: str, es: EvalSet, count: int) -> tuple[list[Any], list[Any], list[str], list[dict]]:
-    """(input images for display, targets, names, raw batches) of the first ``count`` samples."""
-    from pixelwise.evaluate.report import colorize_labels
+    """(input images for display, targets, names, raw batches) of ``count`` evenly spaced samples."""
+    from pixelwise.data.palette import colorize_labels
 
     batches = grid_samples(es, count)
-    cityscapes = es.data_config.format == "cityscapes"
-    shown = [colorize_labels(b["label"][0], cityscapes) if task == "labels" else b["input"][0] for b in batches]
+    shown = [colorize_labels(b["label"], es.data_config)[0] if task == "labels" else b["input"][0] for b in batches]
     targets = [b["target"][0] for b in batches]
     names = [str(b["name"][0]) for b in batches]
     return shown, targets, names, batches
@@ -520,9 +518,10 @@ def predict_samples(generator: Any, batches: list[dict[str, Any]], data_config: 
     """The generator's outputs (CPU tensors) for batches of one."""
     import torch
 
-    predict = model_predictor(generator)
+    from pixelwise.data import network_input
+
     with torch.no_grad():
-        return [predict(_to_device(b, device), data_config)[0].float().cpu() for b in batches]
+        return [generator(network_input(_to_device(b, device), data_config))[0].float().cpu() for b in batches]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -564,6 +563,88 @@ def check_data_roots(config: StudyConfig) -> None:
                                  f"{task}.data.root={example}")
 
 
+def _run_task(config: StudyConfig, task: str, results: dict[str, Any], out_dir: Path, device: Any,
+              extractor: Any | None, save_results: Any) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Train, evaluate and time every model of ``task`` and draw its qualitative grids, filling
+    ``results[task]``. Returns key -> (registry name, options) for the full-size bench."""
+    import time
+
+    from pixelwise.evaluate import report
+
+    runs_dir = out_dir / "runs"
+    section: StudyTask = getattr(config, task)
+    specs = config.models(task)
+    run_configs = {key: build_run_config(config, task, spec, device) for key, spec in specs.items()}
+    data_config = next(iter(run_configs.values())).data
+    sets = build_eval_sets(task, data_config, section)
+    sample = sets[0].dataset[0]["target"]
+    size = [int(sample.shape[-2]), int(sample.shape[-1])]
+    results["bench"]["size"] = results["bench"]["size"] or size
+    task_result = results[task]
+    task_result["data"] = {"format": data_config.format, "description": _data_description(data_config),
+                           "eval_images": len(sets[0].dataset), "size": size,
+                           "split": data_config.resolved_eval_split}
+    grid_sets = [(es, *_grid_inputs(task, es, section.grid_images)) for es in sets]
+    outputs: dict[str, list[list[Any]]] = {}
+    fullsize_models: dict[str, tuple[str, dict[str, Any]]] = {}
+    if task == "deblur":
+        task_result["baseline"] = evaluate_sets(InputAsOutput(), sets, device, extractor,
+                                                config.eval.batch_size, config.eval.kid_subsets)
+    for key, spec in specs.items():
+        run_config = run_configs[key]
+        if config.progress:
+            print(f"pixelwise study: training {spec.name} ({spec.preset}) on {data_config.format} "
+                  f"-> {runs_dir / key}", flush=True)
+        t0 = time.perf_counter()
+        summary, epochs, generator = train_and_evaluate(run_config, runs_dir / key, sets, device, extractor,
+                                                        config.eval)
+        train_seconds = time.perf_counter() - t0
+        eval_seconds = sum(e.get("eval_seconds", 0.0) for e in epochs)
+        results["timing"]["training_s"] += train_seconds - eval_seconds
+        results["timing"]["evaluation_s"] += eval_seconds
+        t0 = time.perf_counter()
+        outputs[key] = [predict_samples(generator, batches, es.data_config, device)
+                        for es, _, _, _, batches in grid_sets]
+        registry = getattr(generator, "registry_name", run_config.model.name)
+        bench = bench_trained(registry, generator.config, size[0], size[1], device, config.bench)
+        results["timing"]["bench_s"] += time.perf_counter() - t0
+        fullsize_models[key] = (run_config.model.name, dict(spec.fullsize_options))
+        final = epochs[-1] if epochs else {}
+        task_result["models"].append({
+            "key": key, "name": spec.name, "registry": registry, "preset": spec.preset,
+            "run_dir": f"runs/{key}", "params": sum(p.numel() for p in generator.parameters()),
+            "epochs": epochs, "final": final, "steps": summary.step,
+            "train_seconds": train_seconds, "runtime_ms": bench.get("median_ms"), "runtime_size": size,
+            "runtime_error": bench.get("error"), "gflops": bench.get("gflops"),
+            "fullsize_runtime_ms": None, "fullsize_params": None,
+        })
+        save_results()
+        if config.progress:
+            fid = (f"FID {final['fid']:.1f} (N={final.get('fid_n')})" if final.get("fid") is not None
+                   else "FID n/a")
+            print(f"pixelwise study: {spec.name}: {summary.step} steps, {summary.epoch} epochs in "
+                  f"{train_seconds:.0f} s ({eval_seconds:.0f} s of it evaluating); PSNR {final.get('psnr', 0):.2f} "
+                  f"dB, SSIM {final.get('ssim', 0):.3f}, {fid}", flush=True)
+    first_final = task_result["models"][0]["final"] if task_result["models"] else {}
+    results["fid"]["n" if task == "labels" else "n_deblur"] = first_final.get("fid_n")
+    # qualitative grids: one per evaluation set (per blur strength for deblurring)
+    first, last = ("label map", "real photo") if task == "labels" else ("blurred input", "sharp")
+    column_titles = [first, *[specs[k].name for k in specs], last]
+    grids = {}
+    for index, (es, shown, targets, names, _) in enumerate(grid_sets):
+        rows = [[shown[r], *[outputs[k][index][r] for k in specs], targets[r]] for r in range(len(shown))]
+        rel = f"{report.FIGURES_DIR}/grid_{task}{f'_s{es.label}' if es.label else ''}.png"
+        title = f"blur strength {es.label}" if es.label else ("label map → photo" if task == "labels" else "")
+        report.save_image_grid(rows, out_dir / rel, column_titles, names, title or None)
+        grids[es.label] = rel
+    if task == "labels":
+        task_result["grid"] = grids.get("")
+    else:
+        task_result["grids"] = {k: v for k, v in grids.items() if k} or {"all": grids.get("", "")}
+    save_results()
+    return fullsize_models
+
+
 def run_study(config: StudyConfig, out_dir: str | Path, name: str = "study") -> StudyOutput:
     """Run the whole study into ``out_dir`` and write its report; see the module docstring."""
     import platform
@@ -603,76 +684,20 @@ def run_study(config: StudyConfig, out_dir: str | Path, name: str = "study") -> 
         "bench": {"size": None, "runs": config.bench.runs, "warmup": config.bench.warmup,
                   "fullsize": {"status": "skipped: bench.fullsize=false"}},
         "labels": {"models": []}, "deblur": {"models": [], "strengths": list(config.deblur.strengths)},
+        "timing": {"training_s": 0.0, "evaluation_s": 0.0, "bench_s": 0.0, "fullsize_bench_s": 0.0},
     }
 
     def save_results() -> None:
-        atomic_write_json(out_dir / report.RESULTS_NAME, report._json_safe(results))
+        atomic_write_json(out_dir / report.RESULTS_NAME, report.json_safe(results))
 
     fullsize_models: dict[str, tuple[str, dict[str, Any]]] = {}
     for task in TASKS:
-        section: StudyTask = getattr(config, task)
-        specs = config.models(task)
-        run_configs = {key: build_run_config(config, task, spec, device) for key, spec in specs.items()}
-        data_config = next(iter(run_configs.values())).data
-        sets = build_eval_sets(task, data_config, section)
-        sample = sets[0].dataset[0]["target"]
-        size = [int(sample.shape[-2]), int(sample.shape[-1])]
-        results["bench"]["size"] = results["bench"]["size"] or size
-        task_result = results[task]
-        task_result["data"] = {"format": data_config.format, "description": _data_description(data_config),
-                               "eval_images": len(sets[0].dataset), "size": size,
-                               "split": data_config.resolved_eval_split}
-        grid_sets = [(es, *_grid_inputs(task, es, section.grid_images)) for es in sets]
-        outputs: dict[str, list[list[Any]]] = {}
-        if task == "deblur":
-            task_result["baseline"] = evaluate_sets(identity_predictor, sets, device, extractor,
-                                                    config.eval.batch_size, config.eval.kid_subsets)
-        for key, spec in specs.items():
-            run_config = run_configs[key]
-            if config.progress:
-                print(f"pixelwise study: training {spec.name} ({spec.preset}) on {data_config.format} "
-                      f"-> {runs_dir / key}", flush=True)
-            t0 = time.perf_counter()
-            summary, epochs, generator = train_and_evaluate(run_config, runs_dir / key, sets, device, extractor,
-                                                            config.eval)
-            train_seconds = time.perf_counter() - t0
-            outputs[key] = [predict_samples(generator, batches, es.data_config, device)
-                            for es, _, _, _, batches in grid_sets]
-            registry = getattr(generator, "registry_name", run_config.model.name)
-            bench = bench_trained(registry, generator.config, size[0], size[1], device, config.bench)
-            fullsize_models[key] = (run_config.model.name, dict(spec.fullsize_options))
-            task_result["models"].append({
-                "key": key, "name": spec.name, "registry": registry, "preset": spec.preset,
-                "run_dir": f"runs/{key}", "params": sum(p.numel() for p in generator.parameters()),
-                "epochs": epochs, "final": epochs[-1] if epochs else {}, "steps": summary.step,
-                "train_seconds": train_seconds, "runtime_ms": bench.get("median_ms"), "runtime_size": size,
-                "runtime_error": bench.get("error"), "gflops": bench.get("gflops"),
-                "fullsize_runtime_ms": None, "fullsize_params": None,
-            })
-            save_results()
-            del generator
-        n_key = "n" if task == "labels" else "n_deblur"
-        first_final = task_result["models"][0]["final"] if task_result["models"] else {}
-        results["fid"][n_key] = first_final.get("fid_n")
-        # qualitative grids: one per evaluation set (per blur strength for deblurring)
-        column_titles = (["label map"] if task == "labels" else ["blurred input"]) + \
-            [specs[k].name for k in specs] + (["real photo"] if task == "labels" else ["sharp"])
-        grids = {}
-        for index, (es, shown_i, targets_i, names_i, _batches) in enumerate(grid_sets):
-            rows = [[shown_i[r], *[outputs[k][index][r] for k in specs], targets_i[r]] for r in range(len(shown_i))]
-            suffix = f"_s{es.label}" if es.label else ""
-            rel = f"{report.FIGURES_DIR}/grid_{task}{suffix}.png"
-            title = f"blur strength {es.label}" if es.label else "label map → photo"
-            report.save_image_grid(rows, out_dir / rel, column_titles, names_i, title)
-            grids[es.label] = rel
-        if task == "labels":
-            task_result["grid"] = grids.get("")
-        else:
-            task_result["grids"] = {k: v for k, v in grids.items() if k} or {"all": grids.get("", "")}
-        save_results()
+        fullsize_models.update(_run_task(config, task, results, out_dir, device, extractor, save_results))
 
     if config.bench.fullsize:
+        t0 = time.perf_counter()
         records = bench_fullsize(fullsize_models, device, config.bench, config.progress)
+        results["timing"]["fullsize_bench_s"] = time.perf_counter() - t0
         size = [config.bench.fullsize_height, config.bench.fullsize_width]
         errors = {k: r["error"] for k, r in records.items() if r.get("error")}
         results["bench"]["fullsize"] = {"status": "ok", "size": size, "runs": config.bench.fullsize_runs,
