@@ -376,7 +376,7 @@ def save_image_grid(rows: Sequence[Sequence[Any]], path: str | Path, column_titl
             if r == 0 and c < len(column_titles):
                 ax.set_title(column_titles[c], fontsize=9)
             if c == 0 and row_labels is not None and r < len(row_labels):
-                ax.set_ylabel(row_labels[r], fontsize=8)
+                ax.set_ylabel(row_labels[r], fontsize=6)
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -657,10 +657,10 @@ def _fid_status(results: Mapping[str, Any]) -> tuple[bool, str]:
     return bool(fid.get("available")), str(fid.get("reason") or "")
 
 
-def _common_notes(results: Mapping[str, Any]) -> list[str]:
+def _common_notes(results: Mapping[str, Any], n: int | None = None) -> list[str]:
     notes = []
     available, reason = _fid_status(results)
-    n = results.get("fid", {}).get("n")
+    n = n if n is not None else results.get("fid", {}).get("n")
     if not available:
         notes.append(f"FID/KID unavailable: {reason}. The other columns are unaffected.")
     elif n is not None and n < 2000:
@@ -749,7 +749,7 @@ def study_table2(results: Mapping[str, Any]) -> dict[str, Any]:
     notes = [f"Evaluation data: {data.get('description', data.get('format', '?'))}; "
              f"{data.get('eval_images', '?')} sharp images at {_size_text(data.get('size'))}, each blurred at "
              f"every strength with a fixed seed (the same blurred inputs for every model)."]
-    notes += _common_notes(results)
+    notes += _common_notes(results, n)
     return {"name": "table2", "title": "Table 2: motion deblurring", "task": "deblur", "study": results.get("study"),
             "strengths": [float(s) for s in task["strengths"]], "device": results.get("device"),
             "columns": columns, "rows": rows, "notes": notes}
