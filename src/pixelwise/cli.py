@@ -42,11 +42,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # argparse stops collecting positionals at the first option, so in ``train CONFIG --run-dir RUN a.b=1``
+    # the override ``a.b=1`` comes back unrecognised: hand such key=value strings to commands that take them.
+    args, extras = parser.parse_known_args(argv)
+    late = [e for e in extras if "=" in e and not e.startswith("-")]
+    if late and hasattr(args, "overrides"):
+        args.overrides = list(args.overrides or []) + late
+        extras = [e for e in extras if e not in late]
+    if extras:
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
     if not getattr(args, "_run", None):
-        parser.print_help()
+        build_parser().print_help()
         return 2
     from pixelwise.errors import PixelwiseError
 

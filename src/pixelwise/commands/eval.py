@@ -34,21 +34,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--lpips", action="store_true", help="also report LPIPS when lpips and its weights exist")
     parser.add_argument("--grid", type=int, default=4, help="worst and best images in the grid (0: no grid)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    _accept_overrides_anywhere(parser)
-
-
-def _accept_overrides_anywhere(parser: argparse.ArgumentParser) -> None:
-    """Collect ``key=value`` strings that follow options into the overrides (argparse stops at the first
-    option)."""
-    parse_known = parser.parse_known_args
-
-    def parse_known_args(args=None, namespace=None):  # argparse calls this on the subcommand parser
-        parsed, extras = parse_known(args, namespace)
-        late = [e for e in extras if "=" in e and not e.startswith("-")]
-        parsed.overrides = list(parsed.overrides or []) + late
-        return parsed, [e for e in extras if e not in late]
-
-    parser.parse_known_args = parse_known_args
 
 
 def run(args: argparse.Namespace) -> int:

@@ -14,21 +14,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", default=None, metavar="auto|PATH",
                         help="auto: continue from RUN's latest complete checkpoint if any; PATH: a checkpoint or "
                              "run dir. Without it, a run dir that already has checkpoints is refused")
-    _accept_overrides_anywhere(parser)
-
-
-def _accept_overrides_anywhere(parser: argparse.ArgumentParser) -> None:
-    """argparse stops collecting positionals at the first option, so ``CONFIG --run-dir RUN a.b=1`` would
-    leave ``a.b=1`` unrecognised; collect such ``key=value`` strings into the overrides wherever they are."""
-    parse_known = parser.parse_known_args
-
-    def parse_known_args(args=None, namespace=None):  # argparse calls this on the subcommand parser
-        parsed, extras = parse_known(args, namespace)
-        late = [e for e in extras if "=" in e and not e.startswith("-")]
-        parsed.overrides = list(parsed.overrides or []) + late
-        return parsed, [e for e in extras if e not in late]
-
-    parser.parse_known_args = parse_known_args
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,40 @@
+"""The CLI dispatcher: every command is registered, overrides may follow options, errors are one line."""
+
+from __future__ import annotations
+
+import pytest
+
+from pixelwise.cli import COMMANDS, build_parser, main, parse_args
+
+
+def test_every_listed_command_is_built():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert set(sub.choices) == set(COMMANDS)
+
+
+def test_overrides_are_collected_before_and_after_options():
+    args = parse_args(["train", "deblurgan-tiny", "a.b=1", "--run-dir", "RUN", "train.max_steps=4", "c=[1,2]"])
+    assert args.config == "deblurgan-tiny" and args.run_dir == "RUN"
+    assert args.overrides == ["a.b=1", "train.max_steps=4", "c=[1,2]"]
+
+
+def test_unknown_arguments_are_refused(capsys):
+    with pytest.raises(SystemExit):
+        parse_args(["train", "deblurgan-tiny", "--run-dir", "RUN", "--nope"])
+    assert "unrecognized arguments: --nope" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        parse_args(["models", "x=1"])  # a command without overrides takes none
+
+
+def test_user_errors_print_one_line_and_exit_2(tmp_path, capsys):
+    code = main(["train", "no-such-preset", "--run-dir", str(tmp_path / "run")])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pixelwise train: error: unknown preset 'no-such-preset'")
+    assert "Traceback" not in err
+
+
+def test_models_command_lists_registry(capsys):
+    assert main(["models"]) == 0
+    assert "asapnet\n" in capsys.readouterr().out
