@@ -230,3 +230,16 @@ def test_study_report_needs_results(tmp_path: Path) -> None:
     with pytest.raises(PixelwiseError, match="results.json"):
         report.write_study_report(tmp_path)
 
+
+
+def test_busy_machine_timing_warning(tmp_path: Path) -> None:
+    results = _synthetic_results(tmp_path)
+    assert report.busy_timing_note(results) is None
+    results["bench"]["loads"] = [{"load1": 1.9, "cpus": 2, "torch_threads": 2}]
+    assert report.busy_timing_note(results) is None  # the study's own threads
+    results["bench"]["load_before_fullsize"] = {"load1": 3.4, "cpus": 2, "torch_threads": 2}
+    note = report.busy_timing_note(results)
+    assert note is not None and "3.4 on 2 CPUs" in note
+    index = report.write_study_report(tmp_path, results)
+    assert "other programs were running" in index.read_text()
+    assert any("other programs" in n for n in json.loads((tmp_path / "table2.json").read_text())["notes"])

@@ -694,6 +694,7 @@ def study_table1(results: Mapping[str, Any]) -> dict[str, Any]:
     notes = [f"Evaluation data: {data.get('description', data.get('format', '?'))}; "
              f"{data.get('eval_images', '?')} images at {_size_text(data.get('size'))}."]
     notes += _common_notes(results)
+    notes += [note for note in [busy_timing_note(results)] if note]
     return {"name": "table1", "title": "Table 1: label map → photo", "task": "labels", "study": results.get("study"),
             "device": results.get("device"), "columns": columns, "rows": rows, "notes": notes}
 
@@ -750,6 +751,7 @@ def study_table2(results: Mapping[str, Any]) -> dict[str, Any]:
              f"{data.get('eval_images', '?')} sharp images at {_size_text(data.get('size'))}, each blurred at "
              f"every strength with a fixed seed (the same blurred inputs for every model)."]
     notes += _common_notes(results, n)
+    notes += [note for note in [busy_timing_note(results)] if note]
     return {"name": "table2", "title": "Table 2: motion deblurring", "task": "deblur", "study": results.get("study"),
             "strengths": [float(s) for s in task["strengths"]], "device": results.get("device"),
             "columns": columns, "rows": rows, "notes": notes}
@@ -768,6 +770,29 @@ def _runtime_groups(results: Mapping[str, Any]) -> dict[str, dict[str, float | N
         groups[f"default (paper) widths @ {_size_text(full.get('size'))}"] = {
             m["name"]: m.get("fullsize_runtime_ms") for m in models}
     return groups
+
+
+def busy_timing_note(results: Mapping[str, Any]) -> str | None:
+    """A warning when the machine was busier than the study itself while timing (1-minute load average above
+    the CPU count + 0.5), else None."""
+    bench = results.get("bench", {})
+    samples = [x for x in [*bench.get("loads", []), bench.get("load_before_fullsize")] if x]
+    busy = [x for x in samples if x.get("cpus") and x["load1"] > x["cpus"] + 0.5]
+    if not busy:
+        return None
+    worst = max(busy, key=lambda x: x["load1"])
+    return (f"Warning: other programs were running while the models were timed (load average up to "
+            f"{worst['load1']:.1f} on {worst['cpus']} CPUs): the runtimes are inflated, possibly many times over "
+            f"(CPU threads compete). Re-run on an idle machine for trustworthy timings.")
+
+
+def runtime_paragraphs(results: Mapping[str, Any]) -> list[str]:
+    """What the runtime chart measures, and a warning when the machine was busy."""
+    text = [f"Median wall-clock time per image (batch 1, pixelwise bench's function) on {results.get('device')}. "
+            f"Study models are timed at their evaluation size with their trained architecture; the default-width "
+            f"rows time each generator at its paper widths (random weights: speed does not depend on them)."]
+    note = busy_timing_note(results)
+    return text + ([note] if note else [])
 
 
 def write_study_report(out_dir: str | Path, results: Mapping[str, Any] | None = None) -> Path:
@@ -797,15 +822,19 @@ def write_study_report(out_dir: str | Path, results: Mapping[str, Any] | None = 
                                           f"average), from {model.get('run_dir', '?')}/metrics.jsonl"))
 
     metric_figs = []
+    fid_info = results.get("fid", {})
     labels_curves = {m["name"]: m.get("epochs", []) for m in results["labels"]["models"]}
-    plot_metric_curves(labels_curves, [("fid", "FID (lower is better)"), ("kid", "KID (lower is better)"),
+    plot_metric_curves(labels_curves, [("fid", f"FID, N={fid_info.get('n')} (lower is better)"),
+                                       ("kid", f"KID, N={fid_info.get('n')} (lower is better)"),
                                        ("psnr", "PSNR dB"), ("ssim", "SSIM")],
                        figures / "metrics_labels.png", "Label map → photo: metrics after every epoch")
     metric_figs.append(Figure(f"{FIGURES_DIR}/metrics_labels.png",
                               "Table 1 models: FID, KID, PSNR, SSIM on the evaluation split after every epoch."))
     strengths = [_strength_key(s) for s in results["deblur"]["strengths"]]
     deblur_curves = {m["name"]: m.get("epochs", []) for m in results["deblur"]["models"]}
-    metric_keys = [("fid", "FID (lower is better)"), ("kid", "KID (lower is better)"), ("psnr", "PSNR dB, all"),
+    n2 = fid_info.get("n_deblur")
+    metric_keys = [("fid", f"FID, N={n2} (lower is better)"), ("kid", f"KID, N={n2} (lower is better)"),
+                   ("psnr", "PSNR dB, all"),
                    ("ssim", "SSIM, all")] + [(f"psnr@{s}", f"PSNR dB, s={s}") for s in strengths]
     plot_metric_curves(deblur_curves, metric_keys, figures / "metrics_deblur.png",
                        "Deblurring: metrics after every epoch")
@@ -817,6 +846,9 @@ def write_study_report(out_dir: str | Path, results: Mapping[str, Any] | None = 
 
     banner = [f"Study '{results.get('study')}' on {device}, {results.get('elapsed_s', 0) / 60:.1f} min."]
     banner += _common_notes(results)
+    busy = busy_timing_note(results)
+    if busy:
+        banner.append(busy)
     if results.get("demo"):
         banner.append("Runtimes of the study models are of the demo widths on this machine; the default-width "
                       "rows time the paper-size generators at the stated size on the same machine.")
@@ -827,7 +859,7 @@ def write_study_report(out_dir: str | Path, results: Mapping[str, Any] | None = 
         Section("Table 2: motion deblurring", [
             "DeblurGAN and DeblurGAN-ASAP trained on graded synthetic motion blur; PSNR/SSIM per blur strength "
             "and overall. Also in table2.md and table2.json."], table=t2, anchor="table2"),
-        Section("Runtime", [], figures=[runtime_fig], anchor="runtime"),
+        Section("Runtime", runtime_paragraphs(results), figures=[runtime_fig], anchor="runtime"),
     ]
     grids = []
     label_grid = results["labels"].get("grid")

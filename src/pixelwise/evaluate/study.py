@@ -212,6 +212,20 @@ def describe_device(device: Any) -> str:
     return f"CPU: {model}, {torch.get_num_threads()} threads"
 
 
+def machine_load() -> dict[str, Any] | None:
+    """The 1-minute load average, the CPU count and torch's thread count (to tell when timings were taken on
+    a busy machine); None where the OS has no load average."""
+    import os
+
+    import torch
+
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):
+        return None
+    return {"load1": round(load, 2), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}
+
+
 class CachedFeatures:
     """Wraps an Inception feature extractor and memoises per-image features by content hash: the real
     evaluation images repeat at every epoch and for every model, so their features are computed once.
@@ -606,6 +620,7 @@ def _run_task(config: StudyConfig, task: str, results: dict[str, Any], out_dir: 
         outputs[key] = [predict_samples(generator, batches, es.data_config, device)
                         for es, _, _, _, batches in grid_sets]
         registry = getattr(generator, "registry_name", run_config.model.name)
+        results["bench"].setdefault("loads", []).append(machine_load())
         bench = bench_trained(registry, generator.config, size[0], size[1], device, config.bench)
         results["timing"]["bench_s"] += time.perf_counter() - t0
         fullsize_models[key] = (run_config.model.name, dict(spec.fullsize_options))
@@ -696,6 +711,7 @@ def run_study(config: StudyConfig, out_dir: str | Path, name: str = "study") -> 
 
     if config.bench.fullsize:
         t0 = time.perf_counter()
+        results["bench"]["load_before_fullsize"] = machine_load()
         records = bench_fullsize(fullsize_models, device, config.bench, config.progress)
         results["timing"]["fullsize_bench_s"] = time.perf_counter() - t0
         size = [config.bench.fullsize_height, config.bench.fullsize_width]
