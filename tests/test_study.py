@@ -187,16 +187,15 @@ def test_seed_preset_resolves_with_paths(tmp_path: Path) -> None:
 
 
 def test_cli_commands_parse() -> None:
-    from pixelwise.cli import build_parser
+    from pixelwise.cli import parse_args
 
-    parser = build_parser()
-    args = parser.parse_args(["study", "demo", "--out", "X", "epochs=2", "eval.fid=false"])
+    args = parse_args(["study", "demo", "--out", "X", "epochs=2", "eval.fid=false"])
     assert args.preset == "demo" and args.out == "X" and args.overrides == ["epochs=2", "eval.fid=false"]
-    args = parser.parse_args(["study", "seed", "a.b=1", "--report-only", "c=2"])
+    args = parse_args(["study", "seed", "a.b=1", "--report-only", "c=2"])
     assert args.overrides == ["a.b=1", "c=2"] and args.report_only
-    args = parser.parse_args(["demo"])
+    args = parse_args(["demo"])
     assert args.out == "runs/demo" and args.overrides == []
-    args = parser.parse_args(["demo", "--out", "D", "epochs=1"])
+    args = parse_args(["demo", "--out", "D", "epochs=1"])
     assert args.out == "D" and args.overrides == ["epochs=1"]
     with pytest.raises(SystemExit):
-        parser.parse_args(["study", "demo", "--out", "D", "--nope"])
+        parse_args(["study", "demo", "--out", "D", "--nope"])

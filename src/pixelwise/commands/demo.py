@@ -10,9 +10,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                                            "OUT/index.html is the report")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="dotted overrides of the demo study preset, e.g. epochs=2 device=cuda")
-    from pixelwise.commands.study import accept_trailing_overrides
-
-    accept_trailing_overrides(parser)
 
 
 def run(args: argparse.Namespace) -> int:
