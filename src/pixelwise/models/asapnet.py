@@ -278,16 +278,15 @@ class LowResStream(nn.Module):
 
 
 def split_mlp_params(params: torch.Tensor, channels: list[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """(..., P) per-cell parameters -> per layer (weight (..., nci, nco), bias (..., 1, nco))."""
-    layers = []
-    offset = 0
+    """(..., P) per-cell parameters -> per layer (weight (..., nci, nco), bias (..., 1, nco)).
+
+    One ``split`` (whose backward is a single concatenation, not one zero-filled gradient per slice)."""
     lead = params.shape[:-1]
-    for nci, nco in zip(channels[:-1], channels[1:]):
-        bias = params[..., offset:offset + nco].reshape(*lead, 1, nco)
-        offset += nco
-        weight = params[..., offset:offset + nci * nco].reshape(*lead, nci, nco)
-        offset += nci * nco
-        layers.append((weight, bias))
+    sizes = [size for nci, nco in zip(channels[:-1], channels[1:]) for size in (nco, nci * nco)]
+    pieces = params.split(sizes, dim=-1)
+    layers = []
+    for i, (nci, nco) in enumerate(zip(channels[:-1], channels[1:])):
+        layers.append((pieces[2 * i + 1].reshape(*lead, nci, nco), pieces[2 * i].reshape(*lead, 1, nco)))
     return layers
 
 
@@ -440,63 +439,56 @@ class ASAPNetGenerator(PretrainedModel):
                     for x0 in range(0, grid_w, cells):
                         yield slice(b0, b0 + 1), slice(y0, y0 + 1), slice(x0, min(x0 + cells, grid_w))
 
-    def _first_layer_base(self, weight0: torch.Tensor, bias0: torch.Tensor, pixel_rows: int,
-                          out_dtype: torch.dtype) -> torch.Tensor:
+    def _first_layer_base(self, weight_pe: torch.Tensor, bias0: torch.Tensor, out_dtype: torch.dtype) -> torch.Tensor:
         """b0 + PE @ W0_pe for one block, (n, S*S, C1), summed in float32 (or float64 for a float64 model),
         returned in ``out_dtype``: A_y[py] + A_x[px] + b0 with A = PE1 (S, 2 log2 S) @ (the x, resp. y,
-        encoding rows of W0)."""
+        encoding rows of W0). ``weight_pe``: the (n, 4 log2 S, C1) encoding rows of the first layer."""
         s = self.config.downsampling
         nf = self.config.num_frequencies
-        n, _, c1 = weight0.shape
-        acc = torch.promote_types(weight0.dtype, torch.float32)
-        w_pe = weight0[:, pixel_rows:].to(acc).reshape(n, nf, 2, 2, c1)  # (frequency, x/y, cos/sin)
-        table = self.encoding_table(weight0.device, acc)
-        a_x = torch.matmul(table, w_pe[:, :, 0].reshape(n, 2 * nf, c1))  # (n, S, C1)
-        a_y = torch.matmul(table, w_pe[:, :, 1].reshape(n, 2 * nf, c1))
+        n, _, c1 = weight_pe.shape
+        acc = torch.promote_types(weight_pe.dtype, torch.float32)
+        w_x, w_y = weight_pe.to(acc).reshape(n, nf, 2, 2, c1).unbind(2)  # rows: (frequency, x/y, cos/sin)
+        table = self.encoding_table(weight_pe.device, acc)
+        a_x = torch.matmul(table, w_x.reshape(n, 2 * nf, c1))  # (n, S, C1)
+        a_y = torch.matmul(table, w_y.reshape(n, 2 * nf, c1))
         base = (a_y + bias0.to(acc)).unsqueeze(2) + a_x.unsqueeze(1)  # (n, S_y, S_x, C1)
         return base.reshape(n, s * s, c1).to(out_dtype)
 
     def _run_blocks(self, params: torch.Tensor, first_layer: FirstLayer) -> torch.Tensor:
         """Shared driver of the fast path. For each block of cells, ``first_layer(take, weight0, bias0)`` gives
         the first layer's pre-activation (n, S*S, C1), where ``take(t)`` crops a (B, C, H, W) tensor to the
-        block; the remaining layers run on it and the block is written into the output image."""
+        block; the remaining layers run on it. Blocks are consecutive runs of cells in (b, row, column) order,
+        so the parameters are split (one concatenation in backward) and the outputs concatenated."""
         cfg = self.config
         s = cfg.downsampling
-        b, _, gh, gw = params.shape
-        cell_params = params.permute(0, 2, 3, 1).contiguous()  # (B, gh, gw, P)
+        b, p, gh, gw = params.shape
+        cell_params = params.permute(0, 2, 3, 1).reshape(-1, p)  # (B*gh*gw, P), cells in (b, row, column) order
         tail = self.mlp_kernel if (self.mlp_kernel is not None and params.is_cuda) else mlp_tail
         if _tracing():  # one block: no Python loop over symbolic sizes
-            blocks: list[tuple[slice, slice, slice] | None] = [None]
+            blocks: list[tuple[slice, slice, slice]] = []
         else:
             blocks = list(self._blocks(b, gh, gw, self._block_cells(params.device)))
-        out: torch.Tensor | None = None
-        for where in blocks:
-            if where is None or len(blocks) == 1:
-                block = cell_params
+        if len(blocks) <= 1:
+            chunks, blocks = [cell_params], [(slice(None), slice(None), slice(None))]
+        else:
+            sizes = [(w[0].stop - w[0].start) * (w[1].stop - w[1].start) * (w[2].stop - w[2].start) for w in blocks]
+            chunks = list(cell_params.split(sizes))
+        outs = []
+        for (sl_b, sl_y, sl_x), chunk in zip(blocks, chunks):
+            if sl_b.start is None:
 
                 def take(t: torch.Tensor) -> torch.Tensor:
                     return t
             else:
-                sl_b, sl_y, sl_x = where
-                block = cell_params[sl_b, sl_y, sl_x]
-                rows = slice(sl_y.start * s, sl_y.stop * s)
-                cols = slice(sl_x.start * s, sl_x.stop * s)
+                rows, cols = slice(sl_y.start * s, sl_y.stop * s), slice(sl_x.start * s, sl_x.stop * s)
 
                 def take(t: torch.Tensor, sl_b: slice = sl_b, rows: slice = rows, cols: slice = cols) -> torch.Tensor:
                     return t[sl_b, :, rows, cols]
-            nb, ry, rx, p = block.shape
-            layers = split_mlp_params(block.reshape(-1, p), cfg.mlp_channels)
+            layers = split_mlp_params(chunk, cfg.mlp_channels)
             weight0, bias0 = layers[0]
-            o = tail(first_layer(take, weight0, bias0), layers[1:])  # (n, S*S, output_nc)
-            o = o.reshape(nb, ry, rx, s, s, cfg.output_nc).permute(0, 5, 1, 3, 2, 4)
-            o = o.reshape(nb, cfg.output_nc, ry * s, rx * s)
-            if len(blocks) == 1:
-                return o
-            if out is None:
-                out = params.new_empty(b, cfg.output_nc, gh * s, gw * s)
-            out[where[0], :, where[1].start * s:where[1].stop * s, where[2].start * s:where[2].stop * s] = o
-        assert out is not None
-        return out
+            outs.append(tail(first_layer(take, weight0, bias0), layers[1:]))  # (n, S*S, output_nc)
+        out = outs[0] if len(outs) == 1 else torch.cat(outs)
+        return tiles_to_image(out.reshape(b, gh, gw, s * s, cfg.output_nc), s)
 
     @staticmethod
     def _tiles(t: torch.Tensor, s: int) -> torch.Tensor:
@@ -514,8 +506,9 @@ class ASAPNetGenerator(PretrainedModel):
 
         def first_layer(take: Callable[[torch.Tensor], torch.Tensor], weight0: torch.Tensor,
                         bias0: torch.Tensor) -> torch.Tensor:
-            base = self._first_layer_base(weight0, bias0, c_pix, pixels.dtype)
-            return torch.baddbmm(base, self._tiles(take(pixels), s), weight0[:, :c_pix])
+            w_pix, w_pe = weight0.split([c_pix, weight0.shape[1] - c_pix], dim=1)
+            base = self._first_layer_base(w_pe, bias0, pixels.dtype)
+            return torch.baddbmm(base, self._tiles(take(pixels), s), w_pix)
 
         return self._run_blocks(params, first_layer)
 
@@ -537,17 +530,17 @@ class ASAPNetGenerator(PretrainedModel):
         def first_layer(take: Callable[[torch.Tensor], torch.Tensor], weight0: torch.Tensor,
                         bias0: torch.Tensor) -> torch.Tensor:
             n, _, c1 = weight0.shape
-            rows = weight0[:, :onehot_rows]
+            rows, w_edge, w_pe = weight0.split([onehot_rows, c_pix - onehot_rows, weight0.shape[1] - c_pix], dim=1)
             if onehot_rows < onehot:  # the dropped channel contributes nothing
                 rows = torch.cat([rows, rows.new_zeros(n, onehot - onehot_rows, c1)], dim=1)
             ids = self._tiles(take(label), s).reshape(n, s * s)
             ids = ids + torch.arange(n, device=ids.device).view(n, 1) * onehot
             h0 = F.embedding(ids, rows.reshape(n * onehot, c1))  # (n, S*S, C1): W0[label] per cell
-            h0 += self._first_layer_base(weight0, bias0, c_pix, h0.dtype)
+            h0 += self._first_layer_base(w_pe, bias0, h0.dtype)
             if edge_row:
                 assert edge is not None
                 e = self._tiles(take(edge), s).to(h0.dtype)  # (n, S*S, 1)
-                h0 = torch.baddbmm(h0, e, weight0[:, onehot_rows:onehot_rows + 1])
+                h0 = torch.baddbmm(h0, e, w_edge)
             return h0
 
         return self._run_blocks(params, first_layer)
