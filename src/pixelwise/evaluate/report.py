@@ -118,7 +118,7 @@ def table_markdown(table: Mapping[str, Any]) -> str:
 def table_html(table: Mapping[str, Any]) -> str:
     """A table dict -> an HTML ``<table>`` with a caption, notes and column descriptions as tooltips."""
     columns = table["columns"]
-    parts = [f'<table class="results" id="{html.escape(table.get("name", "table"))}">',
+    parts = ['<div class="table-scroll">', f'<table class="results" id="{html.escape(table.get("name", "table"))}">',
              f"<caption>{html.escape(table['title'])}</caption>", "<thead><tr>"]
     for c in columns:
         parts.append(f'<th title="{html.escape(c["description"])}">{html.escape(c["label"])}</th>')
@@ -126,7 +126,7 @@ def table_html(table: Mapping[str, Any]) -> str:
     for row in table["rows"]:
         cells = "".join(f"<td>{html.escape(format_cell(c['key'], row))}</td>" for c in columns)
         parts.append(f"<tr>{cells}</tr>")
-    parts.append("</tbody></table>")
+    parts.append("</tbody></table></div>")
     notes = list(table.get("notes", []))
     if notes:
         parts.append('<ul class="notes">' + "".join(f"<li>{html.escape(n)}</li>" for n in notes) + "</ul>")
@@ -416,6 +416,7 @@ table.results { border-collapse: collapse; margin: 1em 0; font-size: 0.92em; }
 table.results caption { text-align: left; font-weight: 600; margin-bottom: 0.4em; }
 table.results th, table.results td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
 table.results td { white-space: nowrap; }
+.table-scroll { overflow-x: auto; max-width: 100%; }
 table.results th:first-child, table.results td:first-child { text-align: left; }
 table.results th { background: #f3f3f3; cursor: help; }
 figure { display: inline-block; margin: 0.6em 1em 0.6em 0; vertical-align: top; }
@@ -845,7 +846,12 @@ def write_study_report(out_dir: str | Path, results: Mapping[str, Any] | None = 
     runtime_fig = Figure(f"{FIGURES_DIR}/runtime.png", f"Inference time per image, batch 1, on {device}.")
 
     banner = [f"Study '{results.get('study')}' on {device}, {results.get('elapsed_s', 0) / 60:.1f} min."]
-    banner += _common_notes(results)
+    n1, n2 = fid_info.get("n"), fid_info.get("n_deblur")
+    notes = _common_notes(results)
+    if fid_info.get("available") and n1 and n2 and n1 != n2 and notes and notes[0].startswith("FID/KID are"):
+        notes[0] = notes[0].replace(f"only N={n1} images per side", f"only N={n1} (Table 1) and N={n2} (Table 2) "
+                                                                    f"images per side")
+    banner += notes
     busy = busy_timing_note(results)
     if busy:
         banner.append(busy)
