@@ -281,3 +281,26 @@ def test_kernel_backends():
     with torch.no_grad():
         model.forward_labels(label, instance)
     assert not calls
+
+
+def test_per_cell_weights_reach_the_mlp_in_row_major_layout(monkeypatch):
+    """A (cells, nci, nco) weight with unit stride on nco and nco on nci lets baddbmm use one batched GEMM
+    (a transposed layout silently falls back to one GEMM per cell, several times slower)."""
+    import pixelwise.models.asapnet as asapnet
+
+    real = asapnet.mlp_tail
+    seen = []
+
+    def spy(h: torch.Tensor, layers: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        for weight, _ in layers:
+            seen.append(weight.stride()[1:] == (weight.shape[2], 1))
+        return real(h, layers)
+
+    monkeypatch.setattr(asapnet, "mlp_tail", spy)
+    model = _random("edge_lr_instance")
+    label, instance = _labels(model, 1, 16, 32)
+    with torch.no_grad():
+        model.forward_labels(label, instance)
+        model.hr_block_pixels = 64
+        model.forward_labels(label, instance)
+    assert seen and all(seen)

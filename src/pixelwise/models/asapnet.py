@@ -462,7 +462,7 @@ class ASAPNetGenerator(PretrainedModel):
         cfg = self.config
         s = cfg.downsampling
         b, p, gh, gw = params.shape
-        cell_params = params.permute(0, 2, 3, 1).reshape(-1, p)  # (B*gh*gw, P), cells in (b, row, column) order
+        cell_params = params.permute(0, 2, 3, 1).contiguous().view(-1, p)  # (B*gh*gw, P), cells in (b, row, col) order
         tail = self.mlp_kernel if (self.mlp_kernel is not None and params.is_cuda) else mlp_tail
         if _tracing():  # one block: no Python loop over symbolic sizes
             blocks: list[tuple[slice, slice, slice]] = []
