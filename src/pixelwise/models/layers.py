@@ -95,3 +95,40 @@ class ResnetBlock(nn.Module):
 def avg_pool_downsample(x: torch.Tensor) -> torch.Tensor:
     """AvgPool2d(3, stride 2, padding 1, count_include_pad=False): pix2pixHD's and SPADE's image pyramid."""
     return nn.functional.avg_pool2d(x, kernel_size=3, stride=2, padding=1, count_include_pad=False)
+
+
+INIT_SCHEMES = ("pytorch", "normal", "xavier")
+
+
+def init_weights(module: nn.Module, scheme: str, gain: float = 0.02) -> nn.Module:
+    """Initialise a freshly built network the way its official training code does.
+
+    - ``normal`` (pix2pixHD, DeblurGAN ``weights_init``): conv weights ~ N(0, gain); conv biases keep
+      PyTorch's default; BatchNorm weight ~ N(1, gain), bias 0.
+    - ``xavier`` (SPADE / ASAP-Net ``init_weights('xavier', 0.02)``): conv and linear weights
+      xavier-normal with ``gain``, biases 0; BatchNorm as above.
+    - ``pytorch``: leave PyTorch's default initialisation.
+
+    For spectral-normalised convs the raw ``weight_orig`` is initialised. The small gain matters: with
+    it, a residual generator starts close to the identity (DeblurGAN's global skip) and ASAP-Net's
+    predicted per-pixel MLPs start small rather than saturating their tanh.
+    """
+    if scheme not in INIT_SCHEMES:
+        raise ValueError(f"unknown init scheme {scheme!r}; use one of {INIT_SCHEMES}")
+    if scheme == "pytorch":
+        return module
+    for layer in module.modules():
+        if isinstance(layer, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            weight = layer.weight_orig if hasattr(layer, "weight_orig") else layer.weight
+            with torch.no_grad():
+                if scheme == "normal":
+                    nn.init.normal_(weight, 0.0, gain)
+                else:
+                    nn.init.xavier_normal_(weight, gain=gain)
+                    if layer.bias is not None:
+                        nn.init.zeros_(layer.bias)
+        elif isinstance(layer, nn.BatchNorm2d) and layer.affine:
+            with torch.no_grad():
+                nn.init.normal_(layer.weight, 1.0, gain)
+                nn.init.zeros_(layer.bias)
+    return module

@@ -25,6 +25,7 @@ class ModelSection:
 
     name: str = "asapnet"  # registry name: asapnet, pix2pixhd, pix2pixhd-local, deblurgan, deblurgan-asap
     options: dict[str, Any] = field(default_factory=dict)
+    init: Literal["pytorch", "normal", "xavier"] = "pytorch"  # fresh weights: models.layers.init_weights
     init_from: str | None = None  # start from a trained generator (model/checkpoint/run dir); matching keys
 
 
@@ -35,6 +36,7 @@ class DiscriminatorSection:
     name: str = "spade-multiscale"  # pix2pixhd-multiscale, spade-multiscale or patchgan
     options: dict[str, Any] = field(default_factory=dict)
     conditional: bool = True  # sees cat([network input, image]) (pix2pixHD, SPADE) or the image alone
+    init: Literal["pytorch", "normal", "xavier"] = "pytorch"  # fresh weights: models.layers.init_weights
 
 
 @dataclass

@@ -20,6 +20,7 @@ from torch import nn
 
 from pixelwise import losses
 from pixelwise.errors import PixelwiseError
+from pixelwise.models.layers import init_weights
 from pixelwise.train.config import LossConfig, RunConfig, TrainConfig
 
 IMAGE_CHANNELS = 3
@@ -82,6 +83,7 @@ def build_generator(config: RunConfig) -> nn.Module:
         if isinstance(exc, PixelwiseError):
             raise
         raise PixelwiseError(f"model.options do not make a valid {config.model.name}: {exc}") from exc
+    init_weights(generator, config.model.init)
     if config.model.init_from:
         init_generator(generator, config.model.init_from)
     return generator
@@ -107,7 +109,9 @@ def build_discriminator(config: RunConfig) -> nn.Module:
             f"discriminator.options.input_nc={given} contradicts the data and discriminator.conditional, which "
             f"give {channels}: remove discriminator.options.input_nc"
         )
-    return create_model(section.name, config=model_config(section.name, **{**section.options, "input_nc": channels}))
+    discriminator = create_model(section.name, config=model_config(section.name, **{**section.options,
+                                                                                    "input_nc": channels}))
+    return init_weights(discriminator, section.init)
 
 
 def init_generator(generator: nn.Module, source: str) -> int:
