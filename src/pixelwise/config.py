@@ -170,20 +170,22 @@ def save_yaml(data: Any, path: str | Path) -> None:
     atomic_write_text(Path(path), yaml.safe_dump(to_dict(data), sort_keys=False))
 
 
-def list_presets() -> list[str]:
-    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+def list_presets(folder: Path = CONFIG_DIR) -> list[str]:
+    """Names of the YAML presets in ``folder`` (training presets by default)."""
+    return sorted(p.stem for p in folder.glob("*.yaml"))
 
 
-def resolve_preset(name_or_path: str | Path) -> Path:
-    """A preset name (``deblurgan-tiny``) or a path to a YAML file -> the YAML path."""
+def resolve_preset(name_or_path: str | Path, folder: Path = CONFIG_DIR, kind: str = "preset") -> Path:
+    """A preset name (``deblurgan-tiny``) or a path to a YAML file -> the YAML path. ``folder`` and ``kind``
+    ("preset", "study preset") select which presets a bare name refers to."""
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") or candidate.exists():
-        if not candidate.exists():
-            raise PixelwiseError(f"config file {candidate} does not exist")
+        if not candidate.is_file():
+            raise PixelwiseError(f"{kind} file {candidate} does not exist")
         return candidate
-    preset = CONFIG_DIR / f"{name_or_path}.yaml"
-    if not preset.exists():
+    preset = folder / f"{name_or_path}.yaml"
+    if not preset.is_file():
         raise PixelwiseError(
-            f"unknown preset {name_or_path!r}; choose one of {list_presets()} or give a path to a YAML file"
+            f"unknown {kind} {name_or_path!r}; choose one of {list_presets(folder)} or give a path to a YAML file"
         )
     return preset

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pixelwise.config import apply_overrides, from_dict, load_yaml, to_dict
+from pixelwise.config import apply_overrides, from_dict, list_presets, load_yaml, resolve_preset, to_dict
 from pixelwise.errors import PixelwiseError
 
 STUDY_DIR = Path(__file__).resolve().parents[1] / "configs" / "study"
@@ -132,21 +132,12 @@ class StudyConfig:
 
 def list_study_presets() -> list[str]:
     """Names of the bundled study presets (``configs/study/*.yaml``)."""
-    return sorted(p.stem for p in STUDY_DIR.glob("*.yaml"))
+    return list_presets(STUDY_DIR)
 
 
 def resolve_study_preset(name_or_path: str | Path) -> Path:
     """A study preset name (``demo``) or a YAML path (e.g. a previous ``OUT/study.yaml``) -> the path."""
-    candidate = Path(name_or_path)
-    if candidate.suffix in (".yaml", ".yml") or candidate.exists():
-        if not candidate.is_file():
-            raise PixelwiseError(f"study config {candidate} does not exist")
-        return candidate
-    preset = STUDY_DIR / f"{name_or_path}.yaml"
-    if not preset.is_file():
-        raise PixelwiseError(f"unknown study preset {name_or_path!r}; choose one of {list_study_presets()} or give "
-                             f"a path to a study YAML file")
-    return preset
+    return resolve_preset(name_or_path, STUDY_DIR, kind="study preset")
 
 
 def load_study_config(name_or_path: str | Path, overrides: list[str] | tuple[str, ...] = ()) -> StudyConfig:
