@@ -108,10 +108,15 @@ def photo_to_tensor(array: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.array(array, dtype=np.uint8)).permute(2, 0, 1).float().div(127.5).sub(1.0)
 
 
+def quantize_photo(tensor: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] floats -> uint8 of the same shape, ``round((clamp(x, -1, 1) + 1) * 127.5)``: the 8-bit values a
+    saved PNG holds. The one place this rounding is decided (metrics, grids and files all use it)."""
+    return ((tensor.detach().float().clamp(-1.0, 1.0) + 1.0) * 127.5).round().to(torch.uint8)
+
+
 def tensor_to_photo(tensor: torch.Tensor) -> np.ndarray:
     """float (3, H, W) or (B, 3, H, W) in [-1, 1] -> uint8 (H, W, 3) or (B, H, W, 3), rounded and clipped."""
-    scaled = ((tensor.detach().float().cpu() + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8)
-    return scaled.movedim(-3, -1).numpy()
+    return quantize_photo(tensor.cpu()).movedim(-3, -1).numpy()
 
 
 def to_unit(tensor: torch.Tensor) -> torch.Tensor:

@@ -61,6 +61,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from pixelwise.data.transforms import quantize_photo
 from pixelwise.errors import PixelwiseError
 
 DATA_RANGE = 255.0
@@ -94,7 +95,7 @@ def quantize(images: torch.Tensor) -> torch.Tensor:
     """[-1, 1] float images -> uint8 in [0, 255], same shape: ``round((clamp(x, -1, 1) + 1) * 127.5)``."""
     if images.dtype == torch.uint8:
         return images
-    return ((images.detach().float().clamp(-1.0, 1.0) + 1.0) * 127.5).round().to(torch.uint8)
+    return quantize_photo(images)
 
 
 def _uint8_batch(images: torch.Tensor | np.ndarray, name: str = "images") -> torch.Tensor:

@@ -347,7 +347,11 @@ def to_uint8_image(image: Any) -> np.ndarray:
     if array.shape[-1] == 1:
         array = np.repeat(array, 3, axis=-1)
     if array.dtype != np.uint8:
-        array = np.clip((array.astype(np.float64) + 1.0) * 127.5 + 0.5, 0, 255).astype(np.uint8)
+        import torch
+
+        from pixelwise.data.transforms import quantize_photo
+
+        array = quantize_photo(torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))).numpy()
     return array
 
 

@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from pixelwise.data.transforms import tensor_to_photo
 from pixelwise.fileio import atomic_write, atomic_write_text
 
 METRICS = "metrics.jsonl"
@@ -62,7 +63,7 @@ def sample_grid(inputs: torch.Tensor, outputs: torch.Tensor, targets: torch.Tens
         if i != n - 1:
             rows.append(torch.ones(3, 2, rows[-1].shape[2]))
     grid = torch.cat(rows, dim=1)
-    return ((grid + 1.0) * 127.5).round().clamp(0, 255).to(torch.uint8).permute(1, 2, 0).numpy()
+    return tensor_to_photo(grid)
 
 
 class Monitor:
