@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tempfile
+
 import numpy as np
 import pytest
 import torch
@@ -151,6 +153,31 @@ def test_pix2pixhd_label_maps():
     with torch.no_grad():
         assert (out - model(x)[0, :, :21, :30]).abs().max() <= 1e-6
     assert input_spec(model, instance_edge=False).label_channels == 7
+
+
+def test_pix2pixhd_config_records_its_input_layout():
+    """A pix2pixHD trained without instance maps and with a dontcare channel is run on exactly that input: no
+    edge channel is guessed, id 255 goes to the last one-hot channel."""
+    from pixelwise.models.io import from_pretrained, save_pretrained
+    from pixelwise.official import build
+
+    torch.manual_seed(0)
+    model = create_model("pix2pixhd", input_nc=7, ngf=4, n_downsample_global=2, n_blocks_global=1,
+                         instance_edge=False, contain_dontcare_label=True).eval()
+    spec = input_spec(model)
+    assert (spec.kind, spec.label_channels, spec.instance_edge, spec.dontcare) == ("labels", 7, False, True)
+    label, _ = _labels(16, 16)
+    label[:4, :4] = 255
+    out = translate_image(model, label)
+    onehot = torch.nn.functional.one_hot(torch.where(label == 255, 6, label).long(), 7).permute(2, 0, 1)[None]
+    with torch.no_grad():
+        assert (out - model(onehot.float())[0]).abs().max() <= 1e-6
+    with tempfile.TemporaryDirectory() as tmp:
+        save_pretrained(model, tmp)
+        assert input_spec(from_pretrained(tmp)) == spec
+    assert input_spec(build("pix2pixhd", {"label_nc": 0, "input_nc": 3, "no_instance": True})).kind == "photo"
+    official = build("pix2pixhd", {"label_nc": 35, "no_instance": True}).config
+    assert (official.input_nc, official.instance_edge, official.input_mode) == (35, False, "semantic")
 
 
 def test_translate_image_errors():

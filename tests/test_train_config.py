@@ -86,6 +86,9 @@ def test_input_channels_follow_the_data():
     no_edge = recipes.generator_config(load_run_config("asapnet-tiny", ["data.instance_edge=false"]))
     assert (no_edge.instance_edge, no_edge.lr_instance, no_edge.in_channels) == (False, False, 8)
     assert recipes.generator_config(load_run_config("pix2pixhd-tiny")).input_nc == 9
+    p2p = recipes.generator_config(load_run_config("pix2pixhd-tiny", ["data.instance_edge=false",
+                                                                      "data.contain_dontcare_label=true"]))
+    assert (p2p.input_nc, p2p.input_mode, p2p.instance_edge, p2p.contain_dontcare_label) == (9, "semantic", False, True)
     assert recipes.generator_config(load_run_config("deblurgan-asap-tiny")).in_channels == 3
     assert recipes.discriminator_input_channels(load_run_config("pix2pixhd-tiny")) == 12
     assert recipes.discriminator_input_channels(load_run_config("deblurgan-tiny")) == 3

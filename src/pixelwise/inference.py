@@ -55,8 +55,8 @@ class InputSpec:
 
 def input_spec(model: nn.Module, instance_edge: bool | None = None) -> InputSpec:
     """The :class:`InputSpec` of a pixelwise generator (or of any module with a ``size_multiple`` attribute,
-    taken as a photo model). ``instance_edge`` overrides pix2pixHD's assumption that its last input channel
-    is an instance edge map (the official default; its config does not record it)."""
+    taken as a photo model). ``instance_edge`` overrides what a pix2pixHD config records about its last input
+    channel (for models saved before the config recorded it, where the official default, an edge map, is read)."""
     from pixelwise.models.asapnet import ASAPNetGenerator
     from pixelwise.models.deblurgan import ResnetGenerator
     from pixelwise.models.pix2pixhd import GlobalGenerator, LocalEnhancer
@@ -69,10 +69,10 @@ def input_spec(model: nn.Module, instance_edge: bool | None = None) -> InputSpec
                          cfg.contain_dontcare_label, label_fast_path=True)
     if isinstance(model, (GlobalGenerator, LocalEnhancer)):
         cfg = model.config
-        if cfg.input_nc == 3:
+        if cfg.input_mode == "rgb":
             return InputSpec("photo", cfg.size_multiple)
-        edge = True if instance_edge is None else instance_edge
-        return InputSpec("labels", cfg.size_multiple, cfg.input_nc - int(edge), edge)
+        edge = cfg.instance_edge if instance_edge is None else instance_edge
+        return InputSpec("labels", cfg.size_multiple, cfg.input_nc - int(edge), edge, cfg.contain_dontcare_label)
     if isinstance(model, ResnetGenerator):
         return InputSpec("photo", model.config.size_multiple)
     return InputSpec("photo", int(getattr(model, "size_multiple", 1)))
@@ -251,6 +251,8 @@ class _Runner:
                 if self.spec.label_fast_path:
                     out = self.model.forward_labels(label, edge=edge, dtype=self.dtype)
                 else:
+                    if self.spec.dontcare:  # id 255 -> the last one-hot channel
+                        label = torch.where(label == 255, self.spec.label_channels - 1, label)
                     x = one_hot_labels(label, self.spec.label_channels).to(self.dtype)
                     out = self.model(x if edge is None else torch.cat([x, edge], dim=1))
         return out.float().cpu()

@@ -98,6 +98,7 @@ def config_from_options(family: str, options: Mapping[str, Any] | None) -> tuple
         name = "pix2pixhd" if opt["netG"] == "global" else "pix2pixhd-local"
         config = model_config(
             name, netG=opt["netG"], input_nc=input_nc, output_nc=opt["output_nc"], ngf=opt["ngf"],
+            input_mode="rgb" if opt["label_nc"] == 0 else "semantic", instance_edge=not opt["no_instance"],
             n_downsample_global=opt["n_downsample_global"], n_blocks_global=opt["n_blocks_global"],
             n_local_enhancers=opt["n_local_enhancers"], n_blocks_local=opt["n_blocks_local"], norm=opt["norm"],
         )

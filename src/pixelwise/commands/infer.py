@@ -27,7 +27,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--instances-from-labels", action="store_true",
                         help="no instance maps: draw instance edges at label boundaries only")
     parser.add_argument("--no-instance-edge", action="store_true",
-                        help="pix2pixHD models trained without an instance edge channel (no_instance)")
+                        help="read a pix2pixHD model's last input channel as a label, not an instance edge map "
+                             "(for models saved before their config recorded instance_edge)")
     parser.add_argument("--tile", type=int, default=None, metavar="N", help="tile size in pixels (see below)")
     parser.add_argument("--tile-overlap", type=int, default=64, metavar="M", help="tile overlap in pixels (64)")
     parser.add_argument("--blend", choices=["cosine", "linear"], default="cosine", help="seam weight ramp")

@@ -152,7 +152,7 @@ def input_kind(config: Any) -> str:
     if isinstance(config, ASAPNetConfig):
         return config.input_mode
     if isinstance(config, Pix2PixHDConfig):
-        return "semantic"
+        return config.input_mode
     if isinstance(config, DeblurGANConfig):
         return "rgb"
     raise PixelwiseError(f"bench does not know the input of {type(config).__name__}")
@@ -164,7 +164,7 @@ def semantic_layout(config: Any) -> tuple[int, bool]:
 
     if isinstance(config, ASAPNetConfig):
         return config.label_nc + int(config.contain_dontcare_label), config.instance_edge
-    return config.input_nc - 1, True  # pix2pixHD: one-hot labels + the instance edge (the Cityscapes setting)
+    return config.onehot_channels, config.instance_edge  # pix2pixHD
 
 
 def label_maps(height: int, width: int, n_labels: int, generator: torch.Generator | None = None) -> tuple[

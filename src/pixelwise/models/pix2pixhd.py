@@ -24,12 +24,23 @@ class Pix2PixHDConfig:
     netG: Literal["global", "local"] = "global"
     input_nc: int = 36  # one-hot labels + instance edge
     output_nc: int = 3
+    # what the input_nc channels hold (recorded so that a saved model is run on the right input; the network
+    # itself only sees input_nc): semantic = one-hot label ids [+ dontcare channel] [+ instance edge last],
+    # rgb = an image. Official options: label_nc == 0 -> rgb, --no_instance -> no edge channel.
+    input_mode: Literal["semantic", "rgb"] = "semantic"
+    instance_edge: bool = True  # semantic: the last input channel is the instance edge map
+    contain_dontcare_label: bool = False  # semantic: label id 255 -> the last one-hot channel
     ngf: int = 64  # for "local": width of the enhancer; the global part gets ngf * 2**n_local_enhancers
     n_downsample_global: int = 4
     n_blocks_global: int = 9
     n_local_enhancers: int = 1
     n_blocks_local: int = 3
     norm: Literal["instance", "batch"] = "instance"
+
+    @property
+    def onehot_channels(self) -> int:
+        """Semantic mode: one-hot channels (label ids, plus the dontcare channel when enabled)."""
+        return self.input_nc - int(self.instance_edge)
 
     @property
     def size_multiple(self) -> int:

@@ -31,6 +31,7 @@ def _derived_generator_options(config: RunConfig, config_cls: type) -> dict[str,
     """The generator options that the data section decides (input channels)."""
     from pixelwise.data import input_channels
     from pixelwise.models.asapnet import ASAPNetConfig
+    from pixelwise.models.pix2pixhd import Pix2PixHDConfig
 
     data = config.data
     channels = input_channels(data)
@@ -44,6 +45,11 @@ def _derived_generator_options(config: RunConfig, config_cls: type) -> dict[str,
             return derived
         return {"input_mode": "rgb", "label_nc": channels, "contain_dontcare_label": False,
                 "instance_edge": False, "lr_instance": False}
+    if config_cls is Pix2PixHDConfig:
+        if data.resolved_task == "labels":
+            return {"input_nc": channels, "input_mode": "semantic", "instance_edge": data.instance_edge,
+                    "contain_dontcare_label": data.contain_dontcare_label}
+        return {"input_nc": channels, "input_mode": "rgb", "instance_edge": False, "contain_dontcare_label": False}
     return {"input_nc": channels}
 
 
