@@ -159,12 +159,9 @@ def input_kind(config: Any) -> str:
 
 
 def semantic_layout(config: Any) -> tuple[int, bool]:
-    """(one-hot channels, instance-edge channel?) of a semantic generator's dense input."""
-    from pixelwise.models.asapnet import ASAPNetConfig
-
-    if isinstance(config, ASAPNetConfig):
-        return config.label_nc + int(config.contain_dontcare_label), config.instance_edge
-    return config.onehot_channels, config.instance_edge  # pix2pixHD
+    """(one-hot channels, instance-edge channel?) of a semantic generator's dense input (ASAP-Net and
+    pix2pixHD configs both record them)."""
+    return config.onehot_channels, config.instance_edge
 
 
 def label_maps(height: int, width: int, n_labels: int, generator: torch.Generator | None = None) -> tuple[
