@@ -33,8 +33,8 @@ import torch
 from torch import nn
 
 from pixelwise.errors import PixelwiseError
+from pixelwise.runtime import DTYPES, resolve_device, resolve_dtype
 
-DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 BLENDS = ("cosine", "linear")
 DEFAULT_OVERLAP = 64
 _GLOB_CHARS = ("*", "?", "[")
@@ -146,27 +146,6 @@ def _axis_weights(starts: list[int], index: int, tile: int, blend: str) -> torch
 
 
 # --- running a model ---------------------------------------------------------------------------------------
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None``/``"auto"``: CUDA when available, else CPU; otherwise the named device, checked."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise PixelwiseError(f"--device {device!r} is not a device name; use auto, cpu, cuda or cuda:N") from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise PixelwiseError(f"--device {device}: CUDA is not available here; use --device cpu")
-    return resolved
-
-
-def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
-    if dtype is None or isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype not in DTYPES:
-        raise PixelwiseError(f"dtype {dtype!r}: use one of {', '.join(DTYPES)}")
-    return DTYPES[dtype]
-
-
 def prepare_model(model: nn.Module, device: str | torch.device | None = None, dtype: str | torch.dtype | None = None,
                   compile: bool = False, hr_path: str | None = None) -> nn.Module:
     """Move ``model`` (in place) to ``device``/``dtype`` for inference, in eval mode. On CUDA: cudnn.benchmark,

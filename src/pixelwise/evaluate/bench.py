@@ -44,6 +44,7 @@ import torch
 from torch import nn
 
 from pixelwise.errors import PixelwiseError
+from pixelwise.runtime import DTYPES, describe_device, dtype_name, resolve_device
 
 LABEL_SIZES: tuple[tuple[int, int], ...] = ((256, 512), (512, 1024), (1024, 2048))
 DEBLUR_SIZES: tuple[tuple[int, int], ...] = ((720, 1280),)
@@ -52,7 +53,6 @@ DEFAULT_MODELS: tuple[str, ...] = ("asapnet", "asapnet-reference", "pix2pixhd", 
 REFERENCE_MODEL = "pix2pixhd"
 DEBLUR_REFERENCE_MODEL = "deblurgan"
 ASAP_GRID_ROWS = 16
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 MEMORY_MEASURES = {
     "cuda_max_memory_allocated": "CUDA max_memory_allocated over the timed calls (weights + input + activations)",
     "cpu_peak_rss_delta": "CPU peak resident-set growth during one forward (activations + workspace; weights and "
@@ -269,20 +269,6 @@ def _cpu_peak_rss_delta_mb(call: Callable[[], Any]) -> float | None:
     return max(peak - before, 0) / 1024
 
 
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    import platform
-
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            name = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), name)
-    except OSError:
-        pass
-    return f"{name} ({torch.get_num_threads()} threads)"
-
-
 def count_flops(fn: Callable[..., Any], *args: torch.Tensor) -> int:
     """FLOPs of one call (FlopCounterMode: convolutions and matrix products, multiply-add = 2)."""
     from torch.utils.flop_counter import FlopCounterMode
@@ -323,7 +309,7 @@ def _base_record(name: str, height: int, width: int, device: torch.device, dtype
                  warmup: int, channels_last: bool, compile: bool, options: Mapping[str, Any] | None) -> dict[str, Any]:
     return {
         "model": name, "height": height, "width": width, "dtype": dtype_name, "device": device.type,
-        "device_name": device_name(device), "torch_version": torch.__version__, "batch": 1,
+        "device_name": describe_device(device, "short"), "torch_version": torch.__version__, "batch": 1,
         "channels_last": channels_last, "compile": compile, "runs": runs, "warmup": warmup,
         "options": dict(options or {}), "input": None, "params": None, "gflops": None, "median_ms": None,
         "min_ms": None, "mean_ms": None, "peak_memory_mb": None, "memory_measure": None,
@@ -337,8 +323,7 @@ def bench_one(name: str, height: int, width: int, device: torch.device, dtype: t
     """Benchmark one model at one size; errors become an ``error`` field (never raised)."""
     from pixelwise.registry import create_model
 
-    dtype_name = next(k for k, v in DTYPES.items() if v == dtype)
-    record = _base_record(name, height, width, device, dtype_name, runs, warmup, channels_last, compile, options)
+    record = _base_record(name, height, width, device, dtype_name(dtype), runs, warmup, channels_last, compile, options)
     try:
         model = create_model(name, **dict(options or {})).eval()
         record["params"] = sum(p.numel() for p in model.parameters())
@@ -416,9 +401,7 @@ def run_benchmark(models: Sequence[str] | None = None, sizes: Iterable[tuple[int
     if runs < 1 or warmup < 0:
         raise PixelwiseError(f"need runs >= 1 and warmup >= 0, got runs={runs}, warmup={warmup}")
     check_options(models, model_options)
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise PixelwiseError("--device cuda was asked for but CUDA is not available; use --device cpu")
+    device = resolve_device(device)
     size_list = [tuple(s) for s in sizes] if sizes is not None else None
     cudnn_benchmark = torch.backends.cudnn.benchmark
     torch.backends.cudnn.benchmark = device.type == "cuda"

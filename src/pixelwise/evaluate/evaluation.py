@@ -13,13 +13,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from pixelwise.data.config import DataConfig
 from pixelwise.errors import PixelwiseError
+from pixelwise.runtime import json_safe, to_device
 
 METRICS_FILE = "metrics.json"
 GRID_FILE = "worst_best.png"
@@ -95,19 +95,6 @@ def _pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, bool
     if not pad_h and not pad_w:
         return x, False
     return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate"), True
-
-
-def json_safe(value: Any) -> Any:
-    """Non-finite floats -> None, numpy scalars -> Python, recursively (strict JSON)."""
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
 
 
 class _Extremes:
@@ -188,7 +175,7 @@ def evaluate_model(model: nn.Module, dataset: Any, data_config: DataConfig, devi
         loader = tqdm(loader, desc="eval", unit="batch")
     with torch.inference_mode():
         for batch in loader:
-            batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+            batch = to_device(batch, device)
             x = network_input(batch, data_config)
             h, w = x.shape[-2:]
             x, was_padded = _pad_to_multiple(x, multiple)
@@ -263,7 +250,6 @@ __all__ = [
     "eval_split",
     "evaluate_model",
     "find_run_config",
-    "json_safe",
     "load_eval_data_config",
     "model_input_channels",
     "model_size_multiple",

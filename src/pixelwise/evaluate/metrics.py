@@ -63,6 +63,7 @@ from torch import nn
 
 from pixelwise.data.transforms import quantize_photo
 from pixelwise.errors import PixelwiseError
+from pixelwise.runtime import resolve_device
 
 DATA_RANGE = 255.0
 SSIM_SIGMA = 1.5
@@ -469,7 +470,7 @@ class MetricSuite:
                  lpips: bool = False, kid_subset_size: int | None = None, kid_subsets: int = KID_SUBSETS,
                  inception_weights: str | Path | None = None, device: torch.device | str | None = None,
                  feature_extractor: InceptionFeatureExtractor | None = None) -> None:
-        self.device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+        self.device = resolve_device(device)
         self.use_ssim, self.use_ssim_matlab, self.use_fid, self.use_kid = ssim, ssim_matlab, fid, kid
         self.kid_subset_size, self.kid_subsets = kid_subset_size, kid_subsets
         self.extractor = feature_extractor

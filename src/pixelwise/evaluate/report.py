@@ -30,6 +30,7 @@ import numpy as np
 
 from pixelwise.errors import PixelwiseError
 from pixelwise.fileio import atomic_write, atomic_write_json, atomic_write_text
+from pixelwise.runtime import json_safe
 
 # ----------------------------------------------------------------------------------------------------------
 # Tables
@@ -134,19 +135,6 @@ def table_html(table: Mapping[str, Any]) -> str:
                        for c in columns)
     parts.append(f'<details><summary>Columns</summary><dl class="glossary">{glossary}</dl></details>')
     return "\n".join(parts)
-
-
-def json_safe(value: Any) -> Any:
-    """NaN/inf -> None and numpy scalars -> Python numbers, recursively (strict JSON)."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, np.generic):
-        return json_safe(value.item())
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
 
 
 def write_table(table: Mapping[str, Any], out_dir: str | Path) -> tuple[Path, Path]:

@@ -27,6 +27,7 @@ from typing import Any
 
 from pixelwise.config import apply_overrides, from_dict, list_presets, load_yaml, resolve_preset, to_dict
 from pixelwise.errors import PixelwiseError
+from pixelwise.runtime import describe_device, json_safe, machine_load, resolve_device, to_device
 
 STUDY_DIR = Path(__file__).resolve().parents[1] / "configs" / "study"
 TASKS = ("labels", "deblur")
@@ -170,53 +171,6 @@ def default_out_dir(preset: str | Path) -> Path:
 # Devices and Inception
 # ----------------------------------------------------------------------------------------------------------
 
-def resolve_device(name: str) -> Any:
-    """``auto`` -> cuda when available, else cpu; other names are checked."""
-    import torch
-
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise PixelwiseError(f"device={name!r} but CUDA is not available; use device=cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError as exc:
-        raise PixelwiseError(f"device={name!r} is not a device name (auto, cpu, cuda, cuda:N)") from exc
-
-
-def describe_device(device: Any) -> str:
-    """'NVIDIA H100 80GB HBM3 (CUDA)' or 'CPU: <model name>, N threads'."""
-    import platform
-
-    import torch
-
-    if device.type == "cuda":
-        return f"{torch.cuda.get_device_name(device)} (CUDA {torch.version.cuda})"
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.lower().startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"CPU: {model}, {torch.get_num_threads()} threads"
-
-
-def machine_load() -> dict[str, Any] | None:
-    """The 1-minute load average, the CPU count and torch's thread count (to tell when timings were taken on
-    a busy machine); None where the OS has no load average."""
-    import os
-
-    import torch
-
-    try:
-        load = os.getloadavg()[0]
-    except (AttributeError, OSError):
-        return None
-    return {"load1": round(load, 2), "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads()}
-
-
 class CachedFeatures:
     """Wraps an Inception feature extractor and memoises per-image features by content hash: the real
     evaluation images repeat at every epoch and for every model, so their features are computed once.
@@ -338,10 +292,6 @@ def _loader(dataset: Any, batch_size: int) -> Any:
     from torch.utils.data import DataLoader
 
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=0)
-
-
-def _to_device(batch: dict[str, Any], device: Any) -> dict[str, Any]:
-    return {k: v.to(device) if hasattr(v, "to") else v for k, v in batch.items()}
 
 
 def evaluate_sets(model: Any, sets: list[EvalSet], device: Any, extractor: Any | None, batch_size: int = 4,
@@ -526,7 +476,7 @@ def predict_samples(generator: Any, batches: list[dict[str, Any]], data_config: 
     from pixelwise.data import network_input
 
     with torch.no_grad():
-        return [generator(network_input(_to_device(b, device), data_config))[0].float().cpu() for b in batches]
+        return [generator(network_input(to_device(b, device), data_config))[0].float().cpu() for b in batches]
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -676,7 +626,7 @@ def run_study(config: StudyConfig, out_dir: str | Path, name: str = "study") -> 
     figures = out_dir / report.FIGURES_DIR
     figures.mkdir(exist_ok=True)
     save_yaml(study_config_dict(config), out_dir / "study.yaml")
-    device = resolve_device(config.device)
+    device = resolve_device(config.device, option="device")
     torch.manual_seed(config.seed)
     extractor, fid_reason = load_inception(config.eval, device)
     if extractor is None and config.progress:
@@ -694,7 +644,7 @@ def run_study(config: StudyConfig, out_dir: str | Path, name: str = "study") -> 
     }
 
     def save_results() -> None:
-        atomic_write_json(out_dir / report.RESULTS_NAME, report.json_safe(results))
+        atomic_write_json(out_dir / report.RESULTS_NAME, json_safe(results))
 
     fullsize_models: dict[str, tuple[str, dict[str, Any]]] = {}
     for task in TASKS:

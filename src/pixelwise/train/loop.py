@@ -31,6 +31,7 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 from pixelwise import losses
 from pixelwise.config import save_yaml, to_dict
 from pixelwise.errors import PixelwiseError
+from pixelwise.runtime import to_device
 from pixelwise.train import checkpoint, distributed, recipes
 from pixelwise.train.config import RunConfig
 from pixelwise.train.monitor import Monitor, colorize, label_palette
@@ -103,10 +104,6 @@ def preserved_rng() -> Iterator[None]:
         yield
     finally:
         checkpoint.restore_rng_state(state)
-
-
-def _to_device(batch: dict[str, Any], device: torch.device) -> dict[str, Any]:
-    return {k: v.to(device, non_blocking=True) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
 
 
 def _visual_input(batch: dict[str, Any], palette: np.ndarray) -> torch.Tensor:
@@ -284,7 +281,7 @@ def _train(config: RunConfig, run_dir: Path, resume_from: Path | None, on_epoch_
         return path
 
     def one_step(batch: dict[str, Any]) -> tuple[dict[str, torch.Tensor], torch.Tensor, dict[str, Any]]:
-        batch = _to_device(batch, device)
+        batch = to_device(batch, device, non_blocking=True)
         x = network_input(batch, config.data).contiguous(memory_format=memory_format)
         real = batch["target"].contiguous(memory_format=memory_format)
         autocast = torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None)
