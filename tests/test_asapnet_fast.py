@@ -8,19 +8,17 @@ import pytest
 import torch
 
 from pixelwise import official
-from pixelwise.data.semantic import instance_edges
 from pixelwise.errors import PixelwiseError
 from pixelwise.kernels import available_backends, install
 from pixelwise.models.asapnet import (
     ASAPNetGenerator,
-    instance_edge_map,
-    one_hot_dense,
     positional_encoding,
     positional_encoding_1d,
     tent_downsample,
     tent_downsample_labels,
 )
 from pixelwise.models.io import from_pretrained
+from pixelwise.ops import one_hot
 from pixelwise.registry import create_model
 
 from .conftest import load_fixture
@@ -173,13 +171,8 @@ def test_dense_input_gradient_equal_reference():
 @pytest.mark.parametrize("factor", [1, 2, 4, 8])
 def test_tent_downsample_of_labels_equals_dense(factor: int):
     label = torch.randint(0, 7, (2, 1, 8 * 5, 8 * 3))
-    dense = tent_downsample(one_hot_dense(label, 7), factor)
+    dense = tent_downsample(one_hot(label, 7), factor)
     assert (tent_downsample_labels(label, 7, factor) - dense).abs().max() <= 1e-6
-
-
-def test_instance_edge_map_equals_official_edges():
-    instance = torch.randint(0, 3, (2, 1, 9, 13), dtype=torch.int32)
-    assert torch.equal(instance_edge_map(instance), instance_edges(instance))
 
 
 def test_dense_input_equals_official_preprocessing():

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from pixelwise.errors import PixelwiseError
+from pixelwise.ops import semantic_input
 
 OPSET = 18
 TOLERANCE = 1e-4  # max |onnxruntime - PyTorch| accepted by the export check
@@ -40,14 +41,9 @@ class _LabelInput(nn.Module):
         self.model, self.label_channels, self.instance_edge, self.fast = model, label_channels, instance_edge, fast
 
     def forward(self, label: torch.Tensor, instance: torch.Tensor | None = None) -> torch.Tensor:
-        from pixelwise.models.asapnet import instance_edge_map, one_hot_dense
-
         if self.fast:
             return self.model.forward_labels(label, instance)
-        x = one_hot_dense(label, self.label_channels)
-        if self.instance_edge:
-            x = torch.cat([x, instance_edge_map(instance)], dim=1)
-        return self.model(x)
+        return self.model(semantic_input(label, self.label_channels, instance if self.instance_edge else None))
 
 
 def _wrap(model: nn.Module, kind: str) -> nn.Module:

@@ -219,7 +219,7 @@ class _Runner:
         self.device, self.dtype = _model_device_dtype(model)
 
     def __call__(self, data: dict[str, torch.Tensor]) -> torch.Tensor:
-        from pixelwise.data.semantic import one_hot_labels
+        from pixelwise.ops import one_hot_labels
 
         with torch.inference_mode():
             if self.spec.kind == "photo":
@@ -274,7 +274,7 @@ def translate_image(model: nn.Module, image_or_labels: torch.Tensor, instance: t
             if inst.shape != label.shape:
                 raise PixelwiseError(f"{source}: instance map shape {tuple(inst.shape)} differs from the label "
                                      f"map's {tuple(label.shape)}")
-            from pixelwise.data.semantic import instance_edges
+            from pixelwise.ops import instance_edges
 
             data["edge"] = instance_edges(pad_to_multiple(inst, m, "replicate")[0])
     run = _Runner(model, spec)

@@ -178,10 +178,9 @@ def label_maps(height: int, width: int, n_labels: int, generator: torch.Generato
 
 def dense_semantic(label: torch.Tensor, instance: torch.Tensor, n_labels: int, edge: bool) -> torch.Tensor:
     """Label (+ instance) ids -> one-hot (+ instance edge): the data pipeline's primitives."""
-    from pixelwise.data.semantic import instance_edges, one_hot_labels
+    from pixelwise.ops import semantic_input
 
-    dense = one_hot_labels(label, n_labels)
-    return torch.cat([dense, instance_edges(instance)], dim=1) if edge else dense
+    return semantic_input(label, n_labels, instance if edge else None)
 
 
 def benchmark_input(config: Any, height: int, width: int, generator: torch.Generator | None = None) -> tuple[

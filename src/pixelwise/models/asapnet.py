@@ -40,6 +40,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from pixelwise.models.layers import PretrainedModel, norm_2d, pad_2d
+from pixelwise.ops import instance_edges, one_hot
 
 
 @dataclass
@@ -175,22 +176,6 @@ def positional_encoding_1d(downsampling: int, device: torch.device | str | None 
     return torch.stack(columns, dim=1).to(dtype)
 
 
-def instance_edge_map(instance: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """(B, 1, H, W) instance ids -> edge map: 1 where a pixel's id differs from its left, right, upper or lower
-    neighbour (nothing outside the border), the official ``get_edges``. Built from comparisons and zero pads
-    only, so it traces and exports with symbolic H, W."""
-    horizontal = (instance[..., :, 1:] != instance[..., :, :-1]).to(dtype)
-    vertical = (instance[..., 1:, :] != instance[..., :-1, :]).to(dtype)
-    edge = torch.maximum(F.pad(horizontal, (1, 0)), F.pad(horizontal, (0, 1)))
-    return torch.maximum(edge, torch.maximum(F.pad(vertical, (0, 0, 1, 0)), F.pad(vertical, (0, 0, 0, 1))))
-
-
-def one_hot_dense(label: torch.Tensor, channels: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """(B, 1, H, W) integer ids -> (B, channels, H, W) one-hot (by comparison; traceable)."""
-    classes = torch.arange(channels, device=label.device).view(1, channels, 1, 1)
-    return (label == classes).to(dtype)
-
-
 def _reflect_index(size: int | torch.SymInt, pad: int, device: torch.device) -> torch.Tensor:
     """Source indices of a reflection pad by ``pad`` (no edge repeat) of an axis of length ``size``."""
     idx = torch.arange(-pad, size + pad, device=device)
@@ -207,7 +192,7 @@ def tent_downsample_labels(label: torch.Tensor, channels: int, factor: int,
     (one scatter-add of 4f^2 taps per low-res pixel instead of ``channels`` full-resolution planes). Equal to
     the dense route up to float32 summation order (~1e-7)."""
     if factor == 1:
-        return one_hot_dense(label, channels, dtype)
+        return one_hot(label, channels, dtype)
     b, _, h, w = label.shape
     pad = factor // 2
     rows = _reflect_index(h, pad, label.device)
@@ -598,7 +583,7 @@ class ASAPNetGenerator(PretrainedModel):
                 raise ValueError("this ASAP-Net has an instance edge channel: pass instance (ids) or edge")
             if instance.dim() == 3:
                 instance = instance.unsqueeze(1)
-            edge = instance_edge_map(instance, dtype)
+            edge = instance_edges(instance, dtype)
         elif edge.dim() == 3:
             edge = edge.unsqueeze(1)
         return label, edge.to(dtype)
@@ -608,7 +593,7 @@ class ASAPNetGenerator(PretrainedModel):
         """The official dense input (one-hot [+ dontcare] [+ instance edge]) from integer maps: what
         ``forward`` takes (equal to :func:`pixelwise.official.preprocess_semantic`)."""
         label, edge = self.prepare_labels(label, instance, edge, dtype)
-        x = one_hot_dense(label, self.config.onehot_channels, dtype)
+        x = one_hot(label, self.config.onehot_channels, dtype)
         return x if edge is None else torch.cat([x, edge], dim=1)
 
     def forward_labels(self, label: torch.Tensor, instance: torch.Tensor | None = None,
