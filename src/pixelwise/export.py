@@ -56,14 +56,6 @@ def _wrap(model: nn.Module, kind: str) -> nn.Module:
     return _LabelInput(model, spec.label_channels, spec.instance_edge, spec.label_fast_path)
 
 
-def _dense_channels(model: nn.Module) -> int:
-    config = getattr(model, "config", None)
-    for name in ("in_channels", "input_nc"):
-        if hasattr(config, name):
-            return int(getattr(config, name))
-    raise PixelwiseError(f"cannot tell how many input channels {type(model).__name__} takes")
-
-
 def example_inputs(model: nn.Module, input_kind: str, height: int, width: int, batch: int = 1,
                    seed: int = 0) -> dict[str, torch.Tensor]:
     """Random inputs of the exported graph's signature (names -> tensors) at ``height`` x ``width``."""
@@ -78,7 +70,9 @@ def example_inputs(model: nn.Module, input_kind: str, height: int, width: int, b
         if spec.instance_edge:
             inputs["instance"] = label * 1000 + torch.randint(0, 2, label.shape, generator=g) * (label > 1)
         return inputs
-    return {"input": torch.rand(batch, _dense_channels(model), height, width, generator=g) * 2 - 1}
+    if not spec.channels:
+        raise PixelwiseError(f"cannot tell how many input channels {type(model).__name__} takes")
+    return {"input": torch.rand(batch, spec.channels, height, width, generator=g) * 2 - 1}
 
 
 def resolve_input_kind(model: nn.Module, input_kind: str = "auto") -> Literal["labels", "dense"]:

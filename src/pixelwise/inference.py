@@ -22,10 +22,10 @@ whole image before tiling, so tiles never invent edges at their borders.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from pixelwise.errors import PixelwiseError
+from pixelwise.models.base import InputSpec
 from pixelwise.runtime import DTYPES, resolve_device, resolve_dtype
 
 BLENDS = ("cosine", "linear")
@@ -41,41 +42,19 @@ _GLOB_CHARS = ("*", "?", "[")
 
 
 # --- what a model takes ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class InputSpec:
-    """How a generator takes its input: integer label maps (``labels``) or photos in [-1, 1] (``photo``)."""
-
-    kind: Literal["labels", "photo"]
-    multiple: int  # H and W must be multiples of this
-    label_channels: int = 0  # one-hot channels (labels): ids must be < this (255 allowed when ``dontcare``)
-    instance_edge: bool = False  # an instance edge channel follows the one-hot channels
-    dontcare: bool = False  # id 255 maps to the last one-hot channel (ASAP-Net contain_dontcare_label)
-    label_fast_path: bool = False  # the model has ``forward_labels`` (ASAP-Net): no dense one-hot is built
-
-
 def input_spec(model: nn.Module, instance_edge: bool | None = None) -> InputSpec:
-    """The :class:`InputSpec` of a pixelwise generator (or of any module with a ``size_multiple`` attribute,
-    taken as a photo model). ``instance_edge`` overrides what a pix2pixHD config records about its last input
-    channel (for models saved before the config recorded it, where the official default, an edge map, is read)."""
-    from pixelwise.models.asapnet import ASAPNetGenerator
-    from pixelwise.models.deblurgan import ResnetGenerator
-    from pixelwise.models.pix2pixhd import GlobalGenerator, LocalEnhancer
-
-    if isinstance(model, ASAPNetGenerator):
-        cfg = model.config
-        if cfg.input_mode == "rgb":
-            return InputSpec("photo", cfg.downsampling)
-        return InputSpec("labels", cfg.downsampling, cfg.onehot_channels, cfg.instance_edge,
-                         cfg.contain_dontcare_label, label_fast_path=True)
-    if isinstance(model, (GlobalGenerator, LocalEnhancer)):
-        cfg = model.config
-        if cfg.input_mode == "rgb":
-            return InputSpec("photo", cfg.size_multiple)
-        edge = cfg.instance_edge if instance_edge is None else instance_edge
-        return InputSpec("labels", cfg.size_multiple, cfg.input_nc - int(edge), edge, cfg.contain_dontcare_label)
-    if isinstance(model, ResnetGenerator):
-        return InputSpec("photo", model.config.size_multiple)
-    return InputSpec("photo", int(getattr(model, "size_multiple", 1)))
+    """The :class:`InputSpec` of a generator: its config's ``input_spec()`` (a module without one, but with a
+    ``size_multiple`` attribute, is taken as a photo model). ``instance_edge`` overrides what a label model without
+    the fast label path records about its last input channel (for pix2pixHD models saved before the config
+    recorded it, where the official default, an edge map, is read)."""
+    config = getattr(model, "config", None)
+    if not hasattr(config, "input_spec"):
+        return InputSpec("photo", int(getattr(model, "size_multiple", 1)))
+    spec: InputSpec = config.input_spec()
+    if instance_edge is not None and spec.kind == "labels" and not spec.label_fast_path:
+        spec = dataclasses.replace(spec, instance_edge=instance_edge,
+                                   label_channels=spec.channels - int(instance_edge))
+    return spec
 
 
 def size_multiple(model: nn.Module) -> int:

@@ -59,14 +59,6 @@ MEMORY_MEASURES = {
                           "input already resident)",
 }
 
-# Narrow variants for quick CPU runs and tests (--tiny): same layer structure, far fewer channels and blocks.
-TINY_OPTIONS: dict[str, dict[str, Any]] = {
-    "ASAPNetConfig": dict(lr_width=8, lr_max_width=16, lr_depth=1, hr_width=8, hr_depth=2),
-    "Pix2PixHDConfig": dict(ngf=4, n_blocks_global=1, n_blocks_local=1),
-    "DeblurGANConfig": dict(ngf=4, n_blocks=1),
-}
-
-
 # --- configuration -----------------------------------------------------------------------------------------
 def parse_size(text: str) -> tuple[int, int]:
     """``"256x512"`` -> (256, 512): height x width."""
@@ -116,7 +108,7 @@ def model_options_for(name: str, height: int, width: int, tiny: bool = False,
     user = {k: v for k, v in user.items() if k in fields}
     result: dict[str, Any] = {}
     if tiny:
-        result.update(TINY_OPTIONS.get(entry.config_cls.__name__, {}))
+        result.update(entry.config_cls.tiny_options() if hasattr(entry.config_cls, "tiny_options") else {})
     if "downsampling" in fields and "downsampling" not in user:
         s = asapnet_grid(height, width)
         base = model_config(name, **{k: v for k, v in user.items() if k != "learned_ds_factor"})
@@ -144,24 +136,16 @@ def check_options(models: Sequence[str], options: Mapping[str, Mapping[str, Any]
 
 
 def input_kind(config: Any) -> str:
-    """"semantic" (label maps -> one-hot + instance edge) or "rgb" for a generator config."""
-    from pixelwise.models.asapnet import ASAPNetConfig
-    from pixelwise.models.deblurgan import DeblurGANConfig
-    from pixelwise.models.pix2pixhd import Pix2PixHDConfig
-
-    if isinstance(config, ASAPNetConfig):
-        return config.input_mode
-    if isinstance(config, Pix2PixHDConfig):
-        return config.input_mode
-    if isinstance(config, DeblurGANConfig):
-        return "rgb"
-    raise PixelwiseError(f"bench does not know the input of {type(config).__name__}")
+    """"semantic" (label maps -> one-hot + instance edge) or "rgb" for a generator config (its ``input_spec``)."""
+    if not hasattr(config, "input_spec"):
+        raise PixelwiseError(f"bench does not know the input of {type(config).__name__}")
+    return "semantic" if config.input_spec().kind == "labels" else "rgb"
 
 
 def semantic_layout(config: Any) -> tuple[int, bool]:
-    """(one-hot channels, instance-edge channel?) of a semantic generator's dense input (ASAP-Net and
-    pix2pixHD configs both record them)."""
-    return config.onehot_channels, config.instance_edge
+    """(one-hot channels, instance-edge channel?) of a semantic generator's dense input."""
+    spec = config.input_spec()
+    return spec.label_channels, spec.instance_edge
 
 
 def label_maps(height: int, width: int, n_labels: int, generator: torch.Generator | None = None) -> tuple[
@@ -188,11 +172,9 @@ def benchmark_input(config: Any, height: int, width: int, generator: torch.Gener
     """The dense (1, C, H, W) float32 network input for ``config`` and a description of it. Semantic models get
     random piecewise-constant label and instance maps turned into one-hot + instance edge; RGB models get a
     random image in [-1, 1]."""
-    from pixelwise.models.asapnet import ASAPNetConfig
-
     generator = generator or torch.Generator().manual_seed(0)
     if input_kind(config) == "rgb":
-        channels = config.label_nc if isinstance(config, ASAPNetConfig) else config.input_nc
+        channels = config.input_spec().channels
         return torch.rand(1, channels, height, width, generator=generator) * 2 - 1, f"RGB image ({channels} ch)"
     n_labels, edge = semantic_layout(config)
     dense = dense_semantic(*label_maps(height, width, n_labels, generator), n_labels, edge)
@@ -219,7 +201,7 @@ def prepare_call(model: nn.Module, height: int, width: int, device: torch.device
         return model, (x.to(device=device, dtype=dtype).contiguous(memory_format=memory_format),), what
     n_labels, edge = semantic_layout(model.config)
     label, instance = (t.to(device) for t in label_maps(height, width, n_labels, generator))
-    if hasattr(model, "forward_labels"):
+    if model.config.input_spec().label_fast_path:
         return model.forward_labels, (label, instance), "label + instance ids -> forward_labels (all inside the timing)"
 
     def from_ids(label: torch.Tensor, instance: torch.Tensor) -> torch.Tensor:

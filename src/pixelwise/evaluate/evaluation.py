@@ -19,11 +19,11 @@ from torch import nn
 
 from pixelwise.data.config import DataConfig
 from pixelwise.errors import PixelwiseError
+from pixelwise.rundir import find_run_config
 from pixelwise.runtime import json_safe, to_device
 
 METRICS_FILE = "metrics.json"
 GRID_FILE = "worst_best.png"
-RUN_CONFIG = "config.yaml"  # a training run's resolved RunConfig (written by pixelwise.train)
 
 
 # --- which data ----------------------------------------------------------------------------------------------
@@ -34,15 +34,6 @@ def _normalise_overrides(overrides: Sequence[str]) -> list[str]:
         key = item.partition("=")[0].strip()
         out.append(item if key.startswith("data.") else f"data.{item.strip()}")
     return out
-
-
-def find_run_config(model_path: str | Path) -> Path | None:
-    """The training run's ``config.yaml`` for a run dir or one of its checkpoint dirs, if there is one."""
-    path = Path(model_path).resolve()
-    for candidate in (path, *list(path.parents)[:3]):
-        if (candidate / RUN_CONFIG).is_file():
-            return candidate / RUN_CONFIG
-    return None
 
 
 def load_eval_data_config(data: str | Path | None = None, overrides: Sequence[str] = (),
@@ -70,25 +61,6 @@ def load_eval_data_config(data: str | Path | None = None, overrides: Sequence[st
 
 
 # --- helpers -----------------------------------------------------------------------------------------------
-def model_input_channels(model: nn.Module) -> int | None:
-    config = getattr(model, "config", None)
-    if config is None:
-        return None
-    if hasattr(config, "in_channels"):
-        return int(config.in_channels)
-    return int(config.input_nc) if hasattr(config, "input_nc") else None
-
-
-def model_size_multiple(model: nn.Module) -> int:
-    """The H and W multiple the generator needs (ASAP-Net: S; pix2pixHD/DeblurGAN: 2^downsamplings)."""
-    config = getattr(model, "config", None)
-    for name in ("size_multiple", "downsampling"):
-        value = getattr(config, name, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return 1
-
-
 def _pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, bool]:
     h, w = x.shape[-2:]
     pad_h, pad_w = (-h) % multiple, (-w) % multiple
@@ -148,10 +120,12 @@ def evaluate_model(model: nn.Module, dataset: Any, data_config: DataConfig, devi
 
     from pixelwise.data import input_channels, network_input
     from pixelwise.evaluate.metrics import MetricSuite, quantize
+    from pixelwise.inference import input_spec
 
     device = torch.device(device)
-    expected, given = model_input_channels(model), input_channels(data_config)
-    if expected is not None and expected != given:
+    spec = input_spec(model)
+    expected, given = spec.channels, input_channels(data_config)
+    if expected and expected != given:
         raise PixelwiseError(
             f"the model takes {expected} input channels but the data gives {given} (data.task="
             f"{data_config.resolved_task}, data.label_nc={data_config.label_nc}, data.instance_edge="
@@ -164,7 +138,7 @@ def evaluate_model(model: nn.Module, dataset: Any, data_config: DataConfig, devi
                         kid_subsets=kid_subsets, inception_weights=inception_weights, device=device,
                         feature_extractor=feature_extractor)
     model = model.to(device).eval()
-    multiple = model_size_multiple(model)
+    multiple = spec.multiple
     extremes = _Extremes(grid_count)
     per_image: list[dict[str, Any]] = []
     padded = 0
@@ -251,7 +225,5 @@ __all__ = [
     "evaluate_model",
     "find_run_config",
     "load_eval_data_config",
-    "model_input_channels",
-    "model_size_multiple",
     "write_outputs",
 ]

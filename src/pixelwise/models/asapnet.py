@@ -33,13 +33,14 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pixelwise.models.layers import PretrainedModel, norm_2d, pad_2d
+from pixelwise.models.base import InputSpec, PretrainedModel
+from pixelwise.models.layers import norm_2d, pad_2d
 from pixelwise.ops import instance_edges, one_hot
 
 
@@ -98,6 +99,31 @@ class ASAPNetConfig:
     def params_per_cell(self) -> int:
         chans = self.mlp_channels
         return sum(nci * nco + nco for nci, nco in zip(chans[:-1], chans[1:]))
+
+    # --- the model contract (pixelwise.models.base.InputSpec) ---------------------------------------------
+    def input_spec(self) -> InputSpec:
+        """What this generator takes: label ids (one-hot [+ dontcare] [+ edge], fast label path) or a photo."""
+        if self.input_mode == "rgb":
+            return InputSpec("photo", self.downsampling, channels=self.in_channels)
+        return InputSpec("labels", self.downsampling, self.onehot_channels, self.instance_edge,
+                         self.contain_dontcare_label, label_fast_path=True, channels=self.in_channels)
+
+    @classmethod
+    def input_options(cls, spec: InputSpec) -> dict[str, Any]:
+        """The options that make this generator take the input ``spec`` describes (what the data gives)."""
+        if spec.kind == "labels":
+            options: dict[str, Any] = {"input_mode": "semantic", "label_nc": spec.label_channels - int(spec.dontcare),
+                                       "contain_dontcare_label": spec.dontcare, "instance_edge": spec.instance_edge}
+            if not spec.instance_edge:
+                options["lr_instance"] = False
+            return options
+        return {"input_mode": "rgb", "label_nc": spec.channels, "contain_dontcare_label": False,
+                "instance_edge": False, "lr_instance": False}
+
+    @classmethod
+    def tiny_options(cls) -> dict[str, Any]:
+        """A narrow variant for quick CPU runs and tests: same layer structure, far fewer channels."""
+        return dict(lr_width=8, lr_max_width=16, lr_depth=1, hr_width=8, hr_depth=2)
 
     def validate(self) -> None:
         def power_of_two(n: int) -> bool:
@@ -317,7 +343,6 @@ class ASAPNetGenerator(PretrainedModel):
     ``lowres_channels_last`` (run the low-res stream in channels_last), ``hr_block_pixels`` (pixels per block
     of cells in the fast path; None: automatic), ``mlp_kernel`` (a fused kernel from pixelwise.kernels)."""
 
-    registry_name = "asapnet"
 
     def __init__(self, config: ASAPNetConfig | None = None) -> None:
         config = config or ASAPNetConfig()

@@ -1,5 +1,7 @@
-"""Model files: ``config.json`` (registry name + architecture config) beside ``model.safetensors``,
-so a model reloads without any training flags (the diffusers convention)."""
+"""Opening model files: ``config.json`` (registry name + architecture config) beside the weights, so a model
+reloads without any training flags (the diffusers convention). Writing them is
+:meth:`pixelwise.models.base.PretrainedModel.save_pretrained`; the run-directory layout is :mod:`pixelwise.rundir`.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +10,19 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
+from pixelwise import rundir
 from pixelwise.errors import PixelwiseError
-
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
-FORMAT_VERSION = 1
-
-
-def model_record(model: nn.Module, name: str | None = None) -> dict[str, Any]:
-    """The JSON-able description that rebuilds ``model``'s architecture."""
-    from pixelwise.config import to_dict
-
-    name = name or getattr(model, "registry_name", "")
-    if not name:
-        raise ValueError(f"{type(model).__name__} has no registry name; pass name=")
-    return {"format_version": FORMAT_VERSION, "model": name, "config": to_dict(model.config)}
+from pixelwise.models.base import (
+    CONFIG_NAME,
+    FORMAT_VERSION,
+    WEIGHTS_NAME,
+    load_state_dict,
+    model_record,
+    save_pretrained,
+    save_state_dict,
+)
 
 
 def model_from_record(record: dict[str, Any], where: str = "config.json") -> nn.Module:
@@ -37,35 +34,6 @@ def model_from_record(record: dict[str, Any], where: str = "config.json") -> nn.
     entry = get_entry(record["model"])
     config = from_dict(entry.config_cls, record["config"], where=f"{where}:config")
     return create_model(record["model"], config=config)
-
-
-def save_state_dict(state: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str] | None = None) -> None:
-    """Atomically write a state dict as safetensors (tensors made contiguous and moved to CPU)."""
-    from pixelwise.fileio import atomic_write
-
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
-    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
-
-
-def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    path = Path(path)
-    if not path.exists():
-        raise PixelwiseError(f"weights file {path} does not exist")
-    try:
-        return load_file(str(path))
-    except Exception as exc:  # safetensors raises several error types for damaged files
-        raise PixelwiseError(f"weights file {path} is damaged or not safetensors ({exc})") from exc
-
-
-def save_pretrained(model: nn.Module, directory: str | Path, name: str | None = None,
-                    weights_name: str = WEIGHTS_NAME) -> Path:
-    from pixelwise.fileio import atomic_write_json
-
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    save_state_dict(model.state_dict(), directory / weights_name, metadata={"format": "pt"})
-    atomic_write_json(directory / CONFIG_NAME, model_record(model, name))
-    return directory
 
 
 def from_pretrained(directory: str | Path, weights_name: str = WEIGHTS_NAME,
@@ -93,13 +61,6 @@ def from_pretrained(directory: str | Path, weights_name: str = WEIGHTS_NAME,
     return model.to(device).eval()
 
 
-# Layout of a training run, as written by pixelwise.train.checkpoint (that module owns it; these names are
-# repeated here only so that inference can open a run without importing the training stack).
-RUN_CHECKPOINTS = "checkpoints"
-RUN_LATEST = "latest"
-CHECKPOINT_GENERATOR = "generator.safetensors"
-
-
 def resolve_generator(path: str | Path) -> tuple[Path, str]:
     """A model dir, a checkpoint dir (``step_N/``) or a run dir -> (directory, weights file name)."""
     path = Path(path)
@@ -108,14 +69,14 @@ def resolve_generator(path: str | Path) -> tuple[Path, str]:
                              f"a checkpoint dir or a run dir")
     if (path / WEIGHTS_NAME).exists():
         return path, WEIGHTS_NAME
-    if (path / CHECKPOINT_GENERATOR).exists():
-        return path, CHECKPOINT_GENERATOR
-    latest = path / RUN_CHECKPOINTS / RUN_LATEST
+    if (path / rundir.GENERATOR).exists():
+        return path, rundir.GENERATOR
+    latest = rundir.latest_link(path)
     if latest.exists():
         return resolve_generator(latest.resolve())
     raise PixelwiseError(
-        f"{path} holds no model: expected {WEIGHTS_NAME} (model dir), {CHECKPOINT_GENERATOR} (checkpoint dir) "
-        f"or {RUN_CHECKPOINTS}/{RUN_LATEST} (run dir)"
+        f"{path} holds no model: expected {WEIGHTS_NAME} (model dir), {rundir.GENERATOR} (checkpoint dir) "
+        f"or {rundir.CHECKPOINTS}/{rundir.LATEST} (run dir)"
     )
 
 
@@ -123,3 +84,7 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> nn.M
     """Open a model dir, a training checkpoint dir or a run dir (its latest checkpoint), in eval mode."""
     directory, weights = resolve_generator(path)
     return from_pretrained(directory, weights_name=weights, device=device)
+
+
+__all__ = ["CONFIG_NAME", "FORMAT_VERSION", "WEIGHTS_NAME", "from_pretrained", "load_generator", "load_state_dict",
+           "model_from_record", "model_record", "resolve_generator", "save_pretrained", "save_state_dict"]

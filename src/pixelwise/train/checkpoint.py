@@ -1,4 +1,4 @@
-"""The one place that decides the checkpoint layout of a run directory:
+"""How checkpoints are written, verified and resumed (file names: :mod:`pixelwise.rundir`):
 
     RUN/checkpoints/step_<N>/generator.safetensors       generator weights
                              discriminator.safetensors   discriminator weights
@@ -23,7 +23,6 @@ import hashlib
 import json
 import os
 import random
-import re
 import shutil
 import tempfile
 import uuid
@@ -38,20 +37,11 @@ from torch import nn
 from pixelwise.errors import PixelwiseError
 from pixelwise.fileio import atomic_write, atomic_write_json
 from pixelwise.models import io as model_io
+from pixelwise.rundir import CHECKPOINT_CONFIG as CONFIG
+from pixelwise.rundir import CHECKPOINTS, DISCRIMINATOR, GENERATOR, LATEST, MANIFEST, TRAINING_STATE, step_name
+from pixelwise.rundir import STEP_DIR as _STEP_DIR
 
-CHECKPOINTS = model_io.RUN_CHECKPOINTS  # "checkpoints"
-LATEST = model_io.RUN_LATEST  # "latest"
-GENERATOR = model_io.CHECKPOINT_GENERATOR  # "generator.safetensors"
-DISCRIMINATOR = "discriminator.safetensors"
-CONFIG = model_io.CONFIG_NAME  # "config.json"
-TRAINING_STATE = "training_state.pt"
-MANIFEST = "manifest.json"
-_STEP_DIR = re.compile(r"^step_(\d+)$")
 _TMP_PREFIX = ".tmp-"
-
-
-def checkpoint_dir(run_dir: str | Path, step: int) -> Path:
-    return Path(run_dir) / CHECKPOINTS / f"step_{step}"
 
 
 def _sha256(path: Path) -> str:
@@ -109,8 +99,8 @@ def save_checkpoint(run_dir: str | Path, step: int, generator: nn.Module, discri
     """Write ``checkpoints/step_<step>/`` atomically, point ``latest`` at it and keep the newest ``keep``."""
     root = Path(run_dir) / CHECKPOINTS
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}step_{step}-", dir=root))
-    final = root / f"step_{step}"
+    tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{step_name(step)}-", dir=root))
+    final = root / step_name(step)
     try:
         model_io.save_state_dict(generator.state_dict(), tmp / GENERATOR, metadata={"format": "pt"})
         model_io.save_state_dict(discriminator.state_dict(), tmp / DISCRIMINATOR, metadata={"format": "pt"})

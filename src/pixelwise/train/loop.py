@@ -28,15 +28,15 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
-from pixelwise import losses
+from pixelwise import losses, rundir
 from pixelwise.config import save_yaml, to_dict
+from pixelwise.data.config import DataConfig
+from pixelwise.data.palette import colorize_labels
 from pixelwise.errors import PixelwiseError
 from pixelwise.runtime import to_device
 from pixelwise.train import checkpoint, distributed, recipes
 from pixelwise.train.config import RunConfig
-from pixelwise.train.monitor import Monitor, colorize, label_palette
-
-CONFIG_YAML = "config.yaml"
+from pixelwise.train.monitor import Monitor
 
 
 class TrainingDivergedError(PixelwiseError):
@@ -106,10 +106,11 @@ def preserved_rng() -> Iterator[None]:
         checkpoint.restore_rng_state(state)
 
 
-def _visual_input(batch: dict[str, Any], palette: np.ndarray) -> torch.Tensor:
+def _visual_input(batch: dict[str, Any], data: DataConfig) -> torch.Tensor:
+    """What the sample grids show as the input: the input photo, or the label map in the one palette."""
     if "input" in batch:
         return batch["input"]
-    return colorize(batch["label"], palette)
+    return colorize_labels(batch["label"], data)
 
 
 def _adam(params: list[nn.Parameter], lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
@@ -249,9 +250,8 @@ def _train(config: RunConfig, run_dir: Path, resume_from: Path | None, on_epoch_
     if info.is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         checkpoint.remove_partial(run_dir)
-        save_yaml(config, run_dir / CONFIG_YAML)
+        save_yaml(config, run_dir / rundir.RUN_CONFIG)
     monitor = Monitor(run_dir, info.is_main, tc.tensorboard, step)
-    palette = label_palette(config.data.label_set)
     total = recipes.total_steps(tc, steps_per_epoch)
 
     seed_everything(tc.seed + info.rank)  # per-rank streams (dropout, crops, GP interpolation)
@@ -352,7 +352,7 @@ def _train(config: RunConfig, run_dir: Path, resume_from: Path | None, on_epoch_
                     progress.set_postfix({k: f"{v:.3g}" for k, v in last_losses.items() if k.endswith("total")},
                                          refresh=False)
                 if tc.sample_every and step % tc.sample_every == 0 and info.is_main:
-                    monitor.sample(step, _visual_input(batch_on_device, palette), fake, batch_on_device["target"])
+                    monitor.sample(step, _visual_input(batch_on_device, config.data), fake, batch_on_device["target"])
                 if epoch_done and on_epoch_end is not None:
                     metrics = None
                     if info.is_main:
