@@ -7,9 +7,9 @@ import json
 import pytest
 import torch
 
+from pixelwise import bench
 from pixelwise.cli import main
 from pixelwise.errors import PixelwiseError
-from pixelwise.evaluate import bench
 from pixelwise.models.pix2pixhd import Pix2PixHDConfig
 from pixelwise.registry import create_model
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pixelwise import imagegrid
 from pixelwise.errors import PixelwiseError
 from pixelwise.evaluate import report
 
@@ -91,7 +92,7 @@ def _write_plots(out: Path) -> list[str]:
     import torch
 
     grid = [[torch.rand(3, 32, 64) * 2 - 1, np.zeros((32, 64, 3), np.uint8), torch.zeros(1, 32, 64)]]
-    report.save_image_grid(grid, out / "grid.png", ["input", "output", "target"], ["image 1"], "strength 0.5")
+    imagegrid.save_image_grid(grid, out / "grid.png", ["input", "output", "target"], ["image 1"], "strength 0.5")
     return ["loss.png", "loss_empty.png", "metrics.png", "runtime.png", "grid.png"]
 
 
@@ -101,9 +102,9 @@ def test_plots_are_real_pngs(tmp_path: Path) -> None:
 
 
 def test_to_uint8_image_layouts() -> None:
-    assert report.to_uint8_image(np.full((3, 4, 5), -1.0)).shape == (4, 5, 3)
-    assert report.to_uint8_image(np.full((4, 5), 1.0)).max() == 255
-    assert report.to_uint8_image(np.zeros((4, 5, 3), np.uint8)).dtype == np.uint8
+    assert imagegrid.to_uint8_image(np.full((3, 4, 5), -1.0)).shape == (4, 5, 3)
+    assert imagegrid.to_uint8_image(np.full((4, 5), 1.0)).max() == 255
+    assert imagegrid.to_uint8_image(np.zeros((4, 5, 3), np.uint8)).dtype == np.uint8
 
 
 def _report(out: Path) -> Path:
@@ -179,8 +180,8 @@ def _synthetic_results(out: Path, fid_available: bool = True) -> dict:
     figures = out / report.FIGURES_DIR
     figures.mkdir(parents=True)
     grid = [[np.zeros((32, 64, 3), np.uint8)] * 4]
-    report.save_image_grid(grid, figures / "grid_labels.png", ["a", "b", "c", "d"])
-    report.save_image_grid(grid, figures / "grid_s1.png", ["a", "b", "c", "d"])
+    imagegrid.save_image_grid(grid, figures / "grid_labels.png", ["a", "b", "c", "d"])
+    imagegrid.save_image_grid(grid, figures / "grid_s1.png", ["a", "b", "c", "d"])
     results = {
         "format_version": 1, "study": "synthetic", "demo": True, "device": "CPU: test (2 threads)", "torch": "x",
         "elapsed_s": 61.0,

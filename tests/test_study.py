@@ -134,15 +134,15 @@ def test_study_refuses_to_overwrite_runs(tiny_study: study.StudyOutput) -> None:
 
 def test_fid_unavailable_is_reported_not_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIXELWISE_INCEPTION_WEIGHTS", str(tmp_path / "no-such-weights.pth"))
-    from pixelwise.evaluate import metrics
+    from pixelwise.metrics import inception
 
-    metrics._cached_extractor.cache_clear()
+    inception._cached_extractor.cache_clear()
     try:
         output = study.run_study_preset("demo", tmp_path / "out", [
             *TINY, "epochs=1", "bench.fullsize=false", "labels.models={asapnet: {name: ASAP-Net, preset: "
             "asapnet-tiny}}", "deblur.models={deblurgan-asap: {name: DeblurGAN-ASAP, preset: deblurgan-asap-tiny}}"])
     finally:
-        metrics._cached_extractor.cache_clear()
+        inception._cached_extractor.cache_clear()
     row = output.table1["rows"][0]
     assert row["fid"] is None and "no-such-weights.pth" in row["fid_status"]
     assert row["psnr"] > 0 and output.table2["rows"][1]["psnr"] > 0

@@ -53,8 +53,8 @@ def parse_model_options(items: list[str], models: list[str]) -> dict[str, dict[s
 def run(args: argparse.Namespace) -> int:
     import sys
 
+    from pixelwise.bench import default_models, format_markdown, parse_size, run_benchmark, write_json
     from pixelwise.errors import PixelwiseError
-    from pixelwise.evaluate.bench import default_models, format_markdown, parse_size, run_benchmark, write_json
     from pixelwise.runtime import resolve_device
 
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else default_models()

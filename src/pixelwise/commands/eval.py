@@ -39,8 +39,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from pixelwise.data import build_dataset
     from pixelwise.errors import PixelwiseError
-    from pixelwise.evaluate.evaluation import eval_split, evaluate_model, load_eval_data_config
-    from pixelwise.evaluate.metrics import format_summary
+    from pixelwise.metrics.evaluate import eval_split, evaluate_model, load_eval_data_config
+    from pixelwise.metrics.suite import format_summary
     from pixelwise.models.io import load_generator
     from pixelwise.runtime import resolve_device
 

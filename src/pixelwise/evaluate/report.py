@@ -29,7 +29,8 @@ from typing import Any
 import numpy as np
 
 from pixelwise.errors import PixelwiseError
-from pixelwise.fileio import atomic_write, atomic_write_json, atomic_write_text
+from pixelwise.fileio import atomic_write_json, atomic_write_text
+from pixelwise.imagegrid import pyplot, save_figure
 from pixelwise.runtime import json_safe
 
 # ----------------------------------------------------------------------------------------------------------
@@ -151,24 +152,6 @@ def write_table(table: Mapping[str, Any], out_dir: str | Path) -> tuple[Path, Pa
 # Plots (matplotlib, Agg backend)
 # ----------------------------------------------------------------------------------------------------------
 
-def _pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save_figure(fig: Any, path: Path) -> Path:
-    plt = _pyplot()
-    try:
-        atomic_write(path, lambda tmp: fig.savefig(tmp, format="png", dpi=100, bbox_inches="tight"))
-    finally:
-        plt.close(fig)
-    return path
-
-
 def read_jsonl(path: str | Path) -> list[dict[str, Any]]:
     """Records of a JSON-lines file; a torn last line (a crash mid-write) is skipped."""
     records = []
@@ -226,14 +209,14 @@ def _smooth(values: list[float], window: int) -> np.ndarray:
 
 def plot_loss_curves(records: Sequence[Mapping[str, Any]], path: str | Path, title: str) -> Path:
     """One panel per loss term (raw values faint, moving average solid) against the training step."""
-    plt = _pyplot()
+    plt = pyplot()
     series = loss_series(records)
     if not series:
         fig, ax = plt.subplots(figsize=(5, 2.5))
         ax.text(0.5, 0.5, "no losses logged", ha="center", va="center")
         ax.set_axis_off()
         fig.suptitle(title)
-        return _save_figure(fig, Path(path))
+        return save_figure(fig, Path(path))
     names = sorted(series)
     cols = min(3, len(names))
     rows = math.ceil(len(names) / cols)
@@ -251,7 +234,7 @@ def plot_loss_curves(records: Sequence[Mapping[str, Any]], path: str | Path, tit
         ax.set_axis_off()
     fig.suptitle(title)
     fig.tight_layout()
-    return _save_figure(fig, Path(path))
+    return save_figure(fig, Path(path))
 
 
 def plot_metric_curves(per_model: Mapping[str, Sequence[Mapping[str, Any]]], metrics: Sequence[tuple[str, str]],
@@ -260,7 +243,7 @@ def plot_metric_curves(per_model: Mapping[str, Sequence[Mapping[str, Any]]], met
 
     ``per_model`` maps a model's display name to its per-epoch records ``{"epoch": e, key: value, ...}``;
     missing or null values are skipped (e.g. FID when Inception is unavailable)."""
-    plt = _pyplot()
+    plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
     cols = min(4, max(1, len(metrics)))
@@ -287,14 +270,14 @@ def plot_metric_curves(per_model: Mapping[str, Sequence[Mapping[str, Any]]], met
         ax.set_axis_off()
     fig.suptitle(title)
     fig.tight_layout()
-    return _save_figure(fig, Path(path))
+    return save_figure(fig, Path(path))
 
 
 def plot_runtime_bars(groups: Mapping[str, Mapping[str, float | None]], path: str | Path, device: str,
                       title: str = "Inference runtime") -> Path:
     """Horizontal bars: ``groups`` = {setting label (e.g. 'demo widths @ 64x128'): {model: ms}}, one panel
     per setting (settings differ in scale). The device is named in the title."""
-    plt = _pyplot()
+    plt = pyplot()
     groups = {k: v for k, v in groups.items() if any(_is_number(x) for x in v.values())}
     if not groups:
         groups = {"no timings": {}}
@@ -317,62 +300,7 @@ def plot_runtime_bars(groups: Mapping[str, Mapping[str, float | None]], path: st
         ax.set_xlim(0, top * 1.18 if top > 0 else 1.0)
     fig.suptitle(f"{title} — {device}", fontsize=10)
     fig.tight_layout()
-    return _save_figure(fig, Path(path))
-
-
-def to_uint8_image(image: Any) -> np.ndarray:
-    """A (3, H, W) / (1, H, W) / (H, W) / (H, W, 3) tensor or array in [-1, 1] (floats) or uint8 ->
-    (H, W, 3) uint8."""
-    if hasattr(image, "detach"):
-        image = image.detach().to("cpu").float().numpy()
-    array = np.asarray(image)
-    if array.ndim == 4 and array.shape[0] == 1:
-        array = array[0]
-    if array.ndim == 3 and array.shape[0] in (1, 3) and array.shape[-1] not in (1, 3):
-        array = np.transpose(array, (1, 2, 0))
-    if array.ndim == 2:
-        array = array[..., None]
-    if array.shape[-1] == 1:
-        array = np.repeat(array, 3, axis=-1)
-    if array.dtype != np.uint8:
-        import torch
-
-        from pixelwise.data.transforms import quantize_photo
-
-        array = quantize_photo(torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))).numpy()
-    return array
-
-
-def save_image_grid(rows: Sequence[Sequence[Any]], path: str | Path, column_titles: Sequence[str],
-                    row_labels: Sequence[str] | None = None, title: str | None = None) -> Path:
-    """A grid of images with column titles (and optional row labels); images as in :func:`to_uint8_image`."""
-    if not rows:
-        raise PixelwiseError("save_image_grid: no rows to draw")
-    plt = _pyplot()
-    images = [[to_uint8_image(im) for im in row] for row in rows]
-    n_rows, n_cols = len(images), max(len(r) for r in images)
-    h, w = images[0][0].shape[:2]
-    cell_w = 2.0 if w >= h else 2.0 * w / h
-    cell_h = cell_w * h / w
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(n_cols * cell_w + 0.4, n_rows * cell_h + 0.7),
-                             squeeze=False)
-    for r, row in enumerate(images):
-        for c in range(n_cols):
-            ax = axes[r, c]
-            ax.set_xticks([])
-            ax.set_yticks([])
-            for spine in ax.spines.values():
-                spine.set_visible(False)
-            if c < len(row):
-                ax.imshow(row[c], interpolation="nearest")
-            if r == 0 and c < len(column_titles):
-                ax.set_title(column_titles[c], fontsize=9)
-            if c == 0 and row_labels is not None and r < len(row_labels):
-                ax.set_ylabel(row_labels[r], fontsize=6)
-    if title:
-        fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
-    return _save_figure(fig, Path(path))
+    return save_figure(fig, Path(path))
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from typing import Any
 
 from pixelwise.config import apply_overrides, from_dict, list_presets, load_yaml, resolve_preset, to_dict
 from pixelwise.errors import PixelwiseError
+from pixelwise.imagegrid import save_image_grid
 from pixelwise.runtime import describe_device, json_safe, machine_load, resolve_device, to_device
 
 STUDY_DIR = Path(__file__).resolve().parents[1] / "configs" / "study"
@@ -171,40 +172,11 @@ def default_out_dir(preset: str | Path) -> Path:
 # Devices and Inception
 # ----------------------------------------------------------------------------------------------------------
 
-class CachedFeatures:
-    """Wraps an Inception feature extractor and memoises per-image features by content hash: the real
-    evaluation images repeat at every epoch and for every model, so their features are computed once.
-    Results are identical to the wrapped extractor's (same network, same images)."""
-
-    def __init__(self, extractor: Any) -> None:
-        self.extractor = extractor
-        self.source = extractor.source
-        self._cache: dict[bytes, Any] = {}
-
-    def __call__(self, images: Any) -> Any:
-        import hashlib
-
-        import numpy as np
-        import torch
-
-        batch = torch.as_tensor(images)
-        if batch.dim() == 3:
-            batch = batch.unsqueeze(0)
-        keys = [hashlib.sha1(img.contiguous().cpu().numpy().tobytes() + bytes(str(tuple(img.shape)), "ascii"))
-                .digest() for img in batch]
-        todo = [i for i, k in enumerate(keys) if k not in self._cache]
-        if todo:
-            feats = self.extractor(batch[todo])
-            for i, f in zip(todo, feats):
-                self._cache[keys[i]] = f
-        return np.stack([self._cache[k] for k in keys]) if keys else self.extractor(batch)
-
-
 def load_inception(settings: EvalSettings, device: Any) -> tuple[Any | None, str | None]:
     """(cached feature extractor, None), or (None, reason) when FID is off or no weights can be found."""
     if not settings.fid:
         return None, "turned off (eval.fid=false)"
-    from pixelwise.evaluate.metrics import get_feature_extractor
+    from pixelwise.metrics.inception import CachedFeatures, get_feature_extractor
 
     try:
         return CachedFeatures(get_feature_extractor(settings.inception_weights, device)), None
@@ -302,7 +274,7 @@ def evaluate_sets(model: Any, sets: list[EvalSet], device: Any, extractor: Any |
     import numpy as np
     from torch.utils.data import ConcatDataset
 
-    from pixelwise.evaluate.evaluation import evaluate_model
+    from pixelwise.metrics.evaluate import evaluate_model
 
     use_fid = extractor is not None
     dataset = ConcatDataset([es.dataset for es in sets]) if len(sets) > 1 else sets[0].dataset
@@ -430,7 +402,7 @@ def bench_trained(registry: str, model_config: Any, height: int, width: int, dev
                   settings: BenchSettings) -> dict[str, Any]:
     """The real benchmark (``pixelwise bench``'s function) for the study model's exact architecture at the
     evaluation size; speed does not depend on the weights."""
-    from pixelwise.evaluate.bench import run_benchmark
+    from pixelwise.bench import run_benchmark
 
     options = to_dict(model_config)
     return run_benchmark([registry], [(height, width)], device=device, runs=settings.runs,
@@ -442,7 +414,7 @@ def bench_fullsize(models: dict[str, tuple[str, dict[str, Any]]], device: Any, s
     """key -> benchmark record of the registry model at its default (paper) widths at the full-size bench size."""
     from tqdm.auto import tqdm
 
-    from pixelwise.evaluate.bench import run_benchmark
+    from pixelwise.bench import run_benchmark
 
     out = {}
     size = (settings.fullsize_height, settings.fullsize_width)
@@ -591,7 +563,7 @@ def _run_task(config: StudyConfig, task: str, results: dict[str, Any], out_dir: 
         rows = [[shown[r], *[outputs[k][index][r] for k in specs], targets[r]] for r in range(len(shown))]
         rel = f"{report.FIGURES_DIR}/grid_{task}{f'_s{es.label}' if es.label else ''}.png"
         title = f"blur strength {es.label}" if es.label else ("label map → photo" if task == "labels" else "")
-        report.save_image_grid(rows, out_dir / rel, column_titles, names, title or None)
+        save_image_grid(rows, out_dir / rel, column_titles, names, title or None)
         grids[es.label] = rel
     if task == "labels":
         task_result["grid"] = grids.get("")

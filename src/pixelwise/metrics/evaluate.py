@@ -1,4 +1,4 @@
-"""Evaluate a generator on a dataset: PSNR, SSIM, FID, KID (conventions in :mod:`pixelwise.evaluate.metrics`),
+"""Evaluate a generator on a dataset: PSNR, SSIM, FID, KID (conventions in :mod:`pixelwise.metrics`),
 per-image values, and a grid of the worst and best images by PSNR.
 
 ``pixelwise eval MODEL`` = :func:`load_eval_data_config` (which data) + :func:`evaluate_model` (the work).
@@ -119,8 +119,9 @@ def evaluate_model(model: nn.Module, dataset: Any, data_config: DataConfig, devi
     from torch.utils.data import DataLoader
 
     from pixelwise.data import input_channels, network_input
-    from pixelwise.evaluate.metrics import MetricSuite, quantize
     from pixelwise.inference import input_spec
+    from pixelwise.metrics.image import quantize
+    from pixelwise.metrics.suite import MetricSuite
 
     device = torch.device(device)
     spec = input_spec(model)
@@ -172,7 +173,7 @@ def evaluate_model(model: nn.Module, dataset: Any, data_config: DataConfig, devi
                 })
     result = suite.compute()
     worst, best = extremes.rows()
-    from pixelwise.evaluate.metrics import CONVENTIONS
+    from pixelwise.metrics.suite import CONVENTIONS
 
     result.update(padded=padded, conventions=dict(CONVENTIONS), per_image=per_image,
                   worst=[{"index": r["index"], "name": r["name"], "psnr": r["psnr"]} for r in worst],
@@ -187,8 +188,8 @@ def evaluate_model(model: nn.Module, dataset: Any, data_config: DataConfig, devi
 def write_outputs(result: Mapping[str, Any], worst: Sequence[Mapping[str, Any]], best: Sequence[Mapping[str, Any]],
                   out_dir: str | Path, data_config: DataConfig) -> dict[str, str]:
     """``metrics.json`` (strict JSON: non-finite -> null) and the worst/best grid in ``out_dir``."""
-    from pixelwise.evaluate.report import save_image_grid
     from pixelwise.fileio import atomic_write_json
+    from pixelwise.imagegrid import save_image_grid
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)

@@ -28,14 +28,9 @@ A combination that cannot run (size not divisible, out of memory, unsupported dt
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import dataclasses
 import gc
 import math
-import statistics
-import sys
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -45,6 +40,7 @@ from torch import nn
 
 from pixelwise.errors import PixelwiseError
 from pixelwise.runtime import DTYPES, describe_device, dtype_name, resolve_device
+from pixelwise.timing import MEMORY_MEASURES, count_flops, measure
 
 LABEL_SIZES: tuple[tuple[int, int], ...] = ((256, 512), (512, 1024), (1024, 2048))
 DEBLUR_SIZES: tuple[tuple[int, int], ...] = ((720, 1280),)
@@ -53,12 +49,6 @@ DEFAULT_MODELS: tuple[str, ...] = ("asapnet", "asapnet-reference", "pix2pixhd", 
 REFERENCE_MODEL = "pix2pixhd"
 DEBLUR_REFERENCE_MODEL = "deblurgan"
 ASAP_GRID_ROWS = 16
-MEMORY_MEASURES = {
-    "cuda_max_memory_allocated": "CUDA max_memory_allocated over the timed calls (weights + input + activations)",
-    "cpu_peak_rss_delta": "CPU peak resident-set growth during one forward (activations + workspace; weights and "
-                          "input already resident)",
-}
-
 # --- configuration -----------------------------------------------------------------------------------------
 def parse_size(text: str) -> tuple[int, int]:
     """``"256x512"`` -> (256, 512): height x width."""
@@ -211,73 +201,6 @@ def prepare_call(model: nn.Module, height: int, width: int, device: torch.device
     return from_ids, (label, instance), "label + instance ids -> one-hot + edge -> forward (all inside the timing)"
 
 
-# --- measurement helpers -----------------------------------------------------------------------------------
-def _proc_status_kb(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def _reset_peak_rss() -> bool:
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)  # hand freed heap pages back so that reuse is counted as growth
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")  # resets VmHWM to the current resident set
-        return True
-    except OSError:
-        return False
-
-
-def _cpu_peak_rss_delta_mb(call: Callable[[], Any]) -> float | None:
-    if not sys.platform.startswith("linux"):
-        call()
-        return None
-    gc.collect()
-    if not _reset_peak_rss():
-        call()
-        return None
-    before = _proc_status_kb("VmRSS")
-    call()
-    peak = _proc_status_kb("VmHWM")
-    if before is None or peak is None:
-        return None
-    return max(peak - before, 0) / 1024
-
-
-def count_flops(fn: Callable[..., Any], *args: torch.Tensor) -> int:
-    """FLOPs of one call (FlopCounterMode: convolutions and matrix products, multiply-add = 2)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-        fn(*args)
-    return int(counter.get_total_flops())
-
-
-def _time_calls(call: Callable[[], Any], device: torch.device, runs: int) -> list[float]:
-    times = []
-    if device.type == "cuda":
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        torch.cuda.synchronize(device)
-        for _ in range(runs):
-            start.record()
-            call()
-            end.record()
-            end.synchronize()
-            times.append(start.elapsed_time(end))
-    else:
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            call()
-            times.append((time.perf_counter() - t0) * 1000.0)
-    return times
-
-
 def _error_text(exc: BaseException) -> str:
     if isinstance(exc, torch.cuda.OutOfMemoryError):
         return "out of memory"
@@ -314,7 +237,7 @@ def bench_one(name: str, height: int, width: int, device: torch.device, dtype: t
                                                  torch.Generator().manual_seed(seed))
         record["gflops"] = count_flops(fn, *args) / 1e9  # also the first (eager) call: checks the size
         compiled = torch.compile(fn, backend=compile_backend) if compile else fn
-        record.update(_measure(lambda: compiled(*args), device, runs, warmup))
+        record.update(measure(lambda: compiled(*args), device, runs, warmup))
     except (RuntimeError, ValueError, TypeError, NotImplementedError, PixelwiseError) as exc:
         record["error"] = _error_text(exc)
     finally:
@@ -323,27 +246,6 @@ def bench_one(name: str, height: int, width: int, device: torch.device, dtype: t
         if device.type == "cuda":
             torch.cuda.empty_cache()
     return record
-
-
-def _measure(call: Callable[[], Any], device: torch.device, runs: int, warmup: int) -> dict[str, Any]:
-    """Warm-up, timed calls and the memory measure for one prepared call."""
-    out: dict[str, Any] = {}
-    with torch.inference_mode():
-        for _ in range(warmup):
-            call()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-            torch.cuda.reset_peak_memory_stats(device)
-        times = _time_calls(call, device, runs)
-        if device.type == "cuda":
-            out["peak_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
-            out["memory_measure"] = "cuda_max_memory_allocated"
-        else:
-            peak = _cpu_peak_rss_delta_mb(call)
-            if peak is not None:
-                out["peak_memory_mb"], out["memory_measure"] = peak, "cpu_peak_rss_delta"
-    out.update(median_ms=statistics.median(times), min_ms=min(times), mean_ms=statistics.fmean(times))
-    return out
 
 
 def add_speedups(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
