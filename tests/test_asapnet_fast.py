@@ -279,7 +279,7 @@ def test_kernel_backends():
 def test_per_cell_weights_reach_the_mlp_in_row_major_layout(monkeypatch):
     """A (cells, nci, nco) weight with unit stride on nco and nco on nci lets baddbmm use one batched GEMM
     (a transposed layout silently falls back to one GEMM per cell, several times slower)."""
-    import pixelwise.models.asapnet as asapnet
+    import pixelwise.models.asapnet_mlp as asapnet  # the fast path calls mlp_tail from there
 
     real = asapnet.mlp_tail
     seen = []
