@@ -11,6 +11,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+from pixelwise import rundir
 from pixelwise.data.strength import strength_label
 from pixelwise.errors import PixelwiseError
 from pixelwise.fileio import atomic_write_text
@@ -200,7 +201,7 @@ def _figures(out_dir: Path, results: StudyResults) -> tuple[list[Figure], list[F
     loss_figs = []
     for model in results.all_models():
         name = f"{FIGURES_DIR}/loss_{model.key}.png"
-        records = plots.read_jsonl(out_dir / model.run_dir / "metrics.jsonl") if model.run_dir else []
+        records = plots.read_jsonl(out_dir / model.run_dir / rundir.METRICS) if model.run_dir else []
         plots.plot_loss_curves(records, out_dir / name, f"{model.name}: training losses")
         loss_figs.append(Figure(name, f"{model.name}: losses per step (faint: raw; solid: moving average), "
                                       f"from {model.run_dir or '?'}/metrics.jsonl"))

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pixelwise import rundir
 from pixelwise.config import apply_overrides, to_dict
 from pixelwise.errors import PixelwiseError
 from pixelwise.imagegrid import save_image_grid
@@ -312,7 +313,7 @@ def run_study(config: StudyConfig, out_dir: str | Path, name: str = "study") -> 
     check_data_roots(config)
     out_dir = Path(out_dir)
     runs_dir = out_dir / "runs"
-    existing = [p for p in runs_dir.glob("*/checkpoints") if p.is_dir()] if runs_dir.exists() else []
+    existing = [p for p in runs_dir.glob(f"*/{rundir.CHECKPOINTS}") if p.is_dir()] if runs_dir.exists() else []
     if existing:
         raise PixelwiseError(f"{out_dir} already holds training runs ({existing[0].parent}); choose a new --out "
                              f"folder or delete it (the study always trains from scratch)")
