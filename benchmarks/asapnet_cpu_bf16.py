@@ -43,11 +43,14 @@ def blocky_labels(height: int, width: int, label_nc: int, seed: int = 0) -> tupl
     return label, instance
 
 
-def bench_size(height: int, width: int, warmup: int, repeats: int) -> dict:
+def bench_size(height: int, width: int, warmup: int, repeats: int, init: str = "default") -> dict:
     torch.manual_seed(0)
     s = width // 32
     fp32 = official.build("asapnet", {"crop_size": width, "aspect_ratio": width / height,
                                       "learned_ds_factor": min(16, s)}).eval()
+    if init == "scaled":  # as the tests do: O(1) activations, non-trivial norm affines and biases
+        for p in fp32.parameters():
+            p.data.normal_(0.0, 0.3 if p.dim() == 1 else 0.35 / math.sqrt(p[0].numel()))
     bf16 = copy.deepcopy(fp32).to(torch.bfloat16)
     label, instance = blocky_labels(height, width, fp32.config.label_nc)
     ids, edge = fp32.prepare_labels(label, instance)
@@ -87,7 +90,7 @@ def bench_size(height: int, width: int, warmup: int, repeats: int) -> dict:
     med = {k: statistics.median(v) for k, v in times.items()}
     quality = {
         "lowres bf16": psnr(outs["lowres bf16"], outs["lowres fp32"]),  # on the raw parameters
-        "hr bf16": psnr(outs["hr bf16"], outs["hr fp32"]),  # MLP alone, same (bf16-rounded) parameters? no: own
+        "hr bf16": psnr(outs["hr bf16"], outs["hr fp32"]),  # each on its own dtype's parameters
         "e2e bf16": psnr(outs["e2e bf16"], outs["e2e fp32"]),
         "e2e mixed": psnr(outs["e2e mixed"], outs["e2e fp32"]),
     }
@@ -96,7 +99,7 @@ def bench_size(height: int, width: int, warmup: int, repeats: int) -> dict:
         rounded = params32.bfloat16()
         quality["hr bf16 (same params)"] = psnr(bf16.apply_mlp_labels(ids, rounded),
                                                 fp32.apply_mlp_labels(ids, rounded.float()))
-    return {"size": f"{height}x{width}", "S": s, "median_ms": med,
+    return {"size": f"{height}x{width}", "S": s, "init": init, "median_ms": med,
             "ratio_fp32_over_bf16": {stage: med[f"{stage} fp32"] / med[f"{stage} bf16"] for stage in
                                      ("lowres", "hr", "e2e")} | {"e2e mixed": med["e2e fp32"] / med["e2e mixed"]},
             "psnr_db_vs_fp32": quality}
@@ -108,6 +111,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--init", choices=("default", "scaled"), default="default",
+                        help="random weights: PyTorch's default init, or scaled to O(1) activations as in the tests")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     if args.threads:
@@ -116,7 +121,7 @@ def main() -> None:
     results = []
     for size in args.sizes.split(","):
         h, w = (int(v) for v in size.lower().split("x"))
-        results.append(bench_size(h, w, args.warmup, args.repeats))
+        results.append(bench_size(h, w, args.warmup, args.repeats, args.init))
         r = results[-1]
         print(f"| {r['size']} | " + " | ".join(f"{k} {v:.0f}" for k, v in r["median_ms"].items())
               + " | ratios " + ", ".join(f"{k} {v:.2f}x" for k, v in r["ratio_fp32_over_bf16"].items())

@@ -35,6 +35,36 @@ MAX_HR_WIDTH = 256
 
 
 @triton.jit
+def _round_half(x, dtype: tl.constexpr):
+    """float32 ``x`` rounded to ``dtype`` (to nearest even) and widened back: the interpreter's own bfloat16
+    conversion truncates, so bfloat16 is rounded on the bits here; float16 converts correctly."""
+    if dtype == tl.bfloat16:
+        bits = x.to(tl.uint32, bitcast=True)
+        bits = (bits + 0x7FFF + ((bits >> 16) & 1)) & 0xFFFF0000
+        return bits.to(tl.float32, bitcast=True)
+    else:
+        return x.to(dtype).to(tl.float32)
+
+
+@triton.jit
+def _dot(a, b, FP32: tl.constexpr, IEEE: tl.constexpr, EMULATE: tl.constexpr):
+    """a @ b summed in float32; ``b`` (a weight tile) carries the parameters' dtype. FP32: float32 operands,
+    IEEE or TF32. Otherwise operands rounded to that half dtype; EMULATE (the CPU interpreter, whose bfloat16 dot
+    is wrong) multiplies the rounded values in float32, which is what the tensor cores compute."""
+    if FP32:
+        if IEEE:
+            out = tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision="ieee", out_dtype=tl.float32)
+        else:
+            out = tl.dot(a.to(tl.float32), b.to(tl.float32), input_precision="tf32", out_dtype=tl.float32)
+    elif EMULATE:
+        out = tl.dot(_round_half(a.to(tl.float32), b.dtype), b.to(tl.float32), input_precision="ieee",
+                     out_dtype=tl.float32)
+    else:
+        out = tl.dot(a.to(b.dtype), b, out_dtype=tl.float32)
+    return out
+
+
+@triton.jit
 def _asapnet_hr_kernel(
     params_ptr, sp_b, sp_p, sp_y, sp_x,  # (B, P, gh, gw) per-cell parameters
     src_ptr, sx_b, sx_c, sx_y, sx_x,  # label ids (B, 1, H, W) or dense pixels (B, C_PIX, H, W)
@@ -45,7 +75,7 @@ def _asapnet_hr_kernel(
     S: tl.constexpr, C_PIX: tl.constexpr, CP: tl.constexpr, ONEHOT_ROWS: tl.constexpr, EDGE_ROW: tl.constexpr,
     LABELS: tl.constexpr, N_ENC: tl.constexpr, KP: tl.constexpr, HID: tl.constexpr, HP: tl.constexpr,
     DEPTH: tl.constexpr, OUT_NC: tl.constexpr, OP: tl.constexpr, BLOCK_T: tl.constexpr,
-    FP32: tl.constexpr, IEEE: tl.constexpr,
+    FP32: tl.constexpr, IEEE: tl.constexpr, EMULATE: tl.constexpr,
 ):
     cell = tl.program_id(0)
     part = tl.program_id(1)
@@ -60,7 +90,6 @@ def _asapnet_hr_kernel(
     col_ok = cols < HID
     p_base = params_ptr + b * sp_b + cy * sp_y + cx * sp_x
     c0 = C_PIX + N_ENC  # first layer: HID biases, then c0 * HID weights (input-major)
-    dot_dtype = tl.float32 if FP32 else params_ptr.dtype.element_ty
 
     h = tl.zeros((BLOCK_T, HP), dtype=tl.float32)
     h += tl.load(p_base + cols * sp_p, mask=col_ok, other=0.0).to(tl.float32)[None, :]
@@ -80,20 +109,13 @@ def _asapnet_hr_kernel(
                      mask=t_ok[:, None] & ch_ok[None, :], other=0.0)
         w_pix = tl.load(p_base + (HID + ch[:, None] * HID + cols[None, :]) * sp_p,
                         mask=ch_ok[:, None] & col_ok[None, :], other=0.0)
-        if FP32:
-            h += tl.dot(xs.to(tl.float32), w_pix.to(tl.float32), input_precision="ieee" if IEEE else "tf32",
-                        out_dtype=tl.float32)
-        else:
-            h += tl.dot(xs.to(dot_dtype), w_pix.to(dot_dtype), out_dtype=tl.float32)
+        h += _dot(xs, w_pix, FP32, IEEE, EMULATE)
     k = tl.arange(0, KP)
     k_ok = k < N_ENC
     enc = tl.load(enc_ptr + t[:, None] * N_ENC + k[None, :], mask=t_ok[:, None] & k_ok[None, :], other=0.0)
     w_pe = tl.load(p_base + (HID + (C_PIX + k[:, None]) * HID + cols[None, :]) * sp_p,
                    mask=k_ok[:, None] & col_ok[None, :], other=0.0)
-    if FP32:
-        h += tl.dot(enc, w_pe.to(tl.float32), input_precision="ieee" if IEEE else "tf32", out_dtype=tl.float32)
-    else:
-        h += tl.dot(enc.to(dot_dtype), w_pe.to(dot_dtype), out_dtype=tl.float32)
+    h += _dot(enc, w_pe, True, IEEE, EMULATE)  # float32 even for half weights: the encoding stays exact
     h = tl.where(h >= 0, h, h * 0.01)
 
     rows = tl.arange(0, HP)
@@ -103,10 +125,7 @@ def _asapnet_hr_kernel(
         bias = tl.load(p_base + (offset + cols) * sp_p, mask=col_ok, other=0.0).to(tl.float32)
         w = tl.load(p_base + (offset + HID + rows[:, None] * HID + cols[None, :]) * sp_p,
                     mask=row_ok2[:, None] & col_ok[None, :], other=0.0)
-        if FP32:
-            h = tl.dot(h, w.to(tl.float32), input_precision="ieee" if IEEE else "tf32", out_dtype=tl.float32)
-        else:
-            h = tl.dot(h.to(dot_dtype), w.to(dot_dtype), out_dtype=tl.float32)
+        h = _dot(h, w, FP32, IEEE, EMULATE)
         h += bias[None, :]
         h = tl.where(h >= 0, h, h * 0.01)
         offset += HID + HID * HID
@@ -116,14 +135,13 @@ def _asapnet_hr_kernel(
     bias = tl.load(p_base + (offset + ocols) * sp_p, mask=ocol_ok, other=0.0).to(tl.float32)
     w = tl.load(p_base + (offset + OUT_NC + rows[:, None] * OUT_NC + ocols[None, :]) * sp_p,
                 mask=row_ok2[:, None] & ocol_ok[None, :], other=0.0)
-    if FP32:
-        o = tl.dot(h, w.to(tl.float32), input_precision="ieee" if IEEE else "tf32", out_dtype=tl.float32)
-    else:
-        o = tl.dot(h.to(dot_dtype), w.to(dot_dtype), out_dtype=tl.float32)
+    o = _dot(h, w, FP32, IEEE, EMULATE)
     o += bias[None, :]
     z = tl.exp(-2.0 * tl.abs(o))  # tanh without cancellation: sign(o) (1 - z) / (1 + z)
     th = (1.0 - z) / (1.0 + z)
     o = tl.where(o >= 0, th, -th)
+    if EMULATE:
+        o = _round_half(o, out_ptr.dtype.element_ty)
     out = out_ptr + b * so_b + ocols[None, :] * so_c + y[:, None] * so_y + x[:, None] * so_x
     tl.store(out, o.to(out_ptr.dtype.element_ty), mask=t_ok[:, None] & ocol_ok[None, :])
 
@@ -222,7 +240,7 @@ class TritonHRKernel:
             S=s, C_PIX=c_pix, CP=_pow2(c_pix), ONEHOT_ROWS=onehot_rows, EDGE_ROW=edge_row,
             LABELS=label is not None, N_ENC=n_enc, KP=_pow2(n_enc), HID=hid, HP=hp, DEPTH=config.hr_depth,
             OUT_NC=out_nc, OP=_pow2(out_nc), BLOCK_T=block, FP32=fp32,
-            IEEE=not (fp32 and torch.backends.cuda.matmul.allow_tf32),
+            IEEE=not (fp32 and torch.backends.cuda.matmul.allow_tf32), EMULATE=interpreting() and not fp32,
             **options,
         )
         return out
