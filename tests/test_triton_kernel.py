@@ -21,7 +21,7 @@ from pixelwise.kernels import TRITON_VERIFIED_ON_GPU, available_backends, instal
 from pixelwise.kernels.pixel_mlp import triton_importable
 from pixelwise.registry import create_model
 
-from .triton_cases import LAYOUTS, TINY, _labels, _randomise
+from .triton_cases import FIXTURES, LAYOUTS, TINY, _labels, _randomise
 
 ROOT = Path(__file__).resolve().parents[1]
 needs_triton = pytest.mark.skipif(not triton_importable(), reason="triton is not installed")
@@ -40,9 +40,11 @@ def test_interpreter_matches_reference():
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     names = {r["case"] for r in results}
-    assert len(results) >= 30 and {"rgb_global_residual", "strided_params", "s64/labels", "no_edge_s2/dense",
-                                   "fixture/asapnet_semantic/labels", "fixture/asapnet_reflect/labels",
-                                   "fixture/asapnet_rgb/dense"} <= names, sorted(names)
+    assert len(results) >= 29 and {"rgb_global_residual", "strided_params", "s64/labels", "no_edge_s2/dense",
+                                   "half/bfloat16_psnr_loss_db"} <= names, sorted(names)
+    if FIXTURES.is_dir():  # absent on a GPU machine that gets only the checkout (see scripts/gpu_check.sh)
+        assert {"fixture/asapnet_semantic/labels", "fixture/asapnet_reflect/labels",
+                "fixture/asapnet_rgb/dense"} <= names, sorted(names)
     bad = [r for r in results if not r["err"] <= r["tol"]]
     assert not bad, bad
 
@@ -130,8 +132,10 @@ def test_cuda_matches_reference():
     from .triton_cases import run_cases
 
     results = list(run_cases(torch.device("cuda"), full=True))
+    for case, err, tol in results:
+        print(f"cuda case {case}: err {err:.3g} (tol {tol:g})")
     bad = [r for r in results if not r[1] <= r[2]]
-    assert len(results) >= 30 and not bad, bad
+    assert len(results) >= (34 if FIXTURES.is_dir() else 29) and not bad, bad
 
 
 @needs_cuda

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import torch
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "official"
+# ../shared/fixtures beside the checkout; PIXELWISE_FIXTURES overrides (e.g. a copy carried to a GPU machine)
+FIXTURES = Path(os.environ.get("PIXELWISE_FIXTURES")
+                or Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "official")
 TINY = dict(lr_width=8, lr_max_width=16, lr_depth=1, hr_width=8, hr_depth=3)
 # (name, config overrides): every input layout the MLP's first layer can see, S = 2..64, odd widths, depths
 LAYOUTS = {

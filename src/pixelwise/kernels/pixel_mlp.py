@@ -68,7 +68,9 @@ def install(model: nn.Module, backend: str = "auto", device: str | torch.device 
     ``device``: where the model will run (default: where its parameters are). ``auto``: ``torch`` until the
     Triton kernel is verified on a GPU (:data:`TRITON_VERIFIED_ON_GPU`), then ``triton`` on CUDA. An explicit
     ``triton`` that cannot run here (no triton, not CUDA, unsupported configuration) is an error, never a silent
-    fallback. ``knobs``: launch options of the Triton kernel (block_pixels, num_warps, num_stages)."""
+    fallback. ``knobs``: launch options of the Triton kernel (block_pixels, num_warps, num_stages). Installing
+    ``triton`` also sets ``lowres_channels_last`` (the parameter map is then read in place, one contiguous vector
+    per cell)."""
     from pixelwise.models.asapnet import ASAPNetGenerator
 
     if backend not in ("auto", *BACKENDS):
@@ -100,4 +102,5 @@ def install(model: nn.Module, backend: str = "auto", device: str | torch.device 
         kernel.check_config(g.config)
     for g in generators:
         g.hr_kernel = kernel
+        g.lowres_channels_last = True  # the kernel then reads each cell's parameters as one contiguous vector
     return backend
