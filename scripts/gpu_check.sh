@@ -14,7 +14,7 @@
 #   bash scripts/gpu_check.sh                 # on the GPU machine, from the repository root
 #   DEVICE=cpu bash scripts/gpu_check.sh      # CPU rehearsal: tiny models and sizes, Triton in its interpreter
 # Environment: OUT (default ./gpu_check_out), DEVICE (cuda|cpu, default cuda), PYTHON (default python3),
-# BUDGET (seconds), PIXELWISE_FIXTURES (a folder with the official fixtures, if carried; optional).
+# BUDGET (seconds), CAP_SCALE (multiplies every stage's cap), PIXELWISE_FIXTURES (a folder with the official fixtures, if carried; optional).
 set -u
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -27,13 +27,13 @@ export PYTHONPATH="$ROOT/src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 PIXE
 export HF_HUB_OFFLINE=1 TORCH_HOME="$WORK/torch_home"
 START=$(date +%s)
 if [ "$DEVICE" = cuda ]; then
-  BUDGET=${BUDGET:-480}
+  BUDGET=${BUDGET:-480}; CAP_SCALE=${CAP_SCALE:-1}
   SIZES_LABEL=512x1024,1024x2048,2048x2048; SIZE_VARIANT=1024x2048; SIZES_DEBLUR=720x1280
   TINY=(); RUNS=(--runs 10 --warmup 3)
   KERNEL_ARGS=(--device cuda --sizes 512x1024,1024x2048 --runs 20 --warmup 3)
-  TRAIN_STEPS=40; RESUME_STEPS=60; DDP_STEPS=20; TRAIN_DEVICE=cuda
+  TRAIN_STEPS=20; RESUME_STEPS=30; DDP_STEPS=10; TRAIN_DEVICE=cuda
 else
-  BUDGET=${BUDGET:-1500}
+  BUDGET=${BUDGET:-2400}; CAP_SCALE=${CAP_SCALE:-3}  # the CPU rehearsal is slow; it checks plumbing, not speed
   SIZES_LABEL=32x64,64x128; SIZE_VARIANT=64x128; SIZES_DEBLUR=64x64
   TINY=(--tiny); RUNS=(--runs 2 --warmup 1)
   KERNEL_ARGS=(--device cpu --sizes 16x32 --tiny --quick --runs 1 --warmup 0)
@@ -52,6 +52,7 @@ stage() {
     printf '%s\tskipped\t0\t%s\n' "$name" "$cap" >>"$WORK/stages.tsv"; echo "== $name: skipped (budget)" | tee -a "$log"
     return 0
   fi
+  cap=$((cap * CAP_SCALE))
   [ "$cap" -gt "$left" ] && cap=$left
   echo "== $name (cap ${cap}s): $*" | tee -a "$log" >&2
   t0=$(date +%s)
@@ -108,7 +109,16 @@ else
     "${KERNEL_ARGS[@]}" --json "$OUT/hr_kernel.json" --markdown "$WORK/hr_kernel.md"
 fi
 
-# 4. short bf16 train + resume, then 2-rank DDP (NCCL on CUDA; gloo on CPU)
+# 4. pixelwise bench: all models, fp32 and bf16 (default execution: hr backend auto, low-res as prepared by bench)
+LABEL_MODELS=asapnet,asapnet-reference,pix2pixhd,pix2pixhd-local
+for size in ${SIZES_LABEL//,/ }; do  # one invocation per size: a timeout loses one size, not all
+  bench "label_fp32_$size" 60 --models $LABEL_MODELS --sizes "$size" --dtype float32
+  bench "label_bf16_$size" 50 --models $LABEL_MODELS --sizes "$size" --dtype bfloat16
+done
+bench deblur_fp32 40 --models deblurgan,deblurgan-asap --sizes $SIZES_DEBLUR --dtype float32
+bench deblur_bf16 40 --models deblurgan,deblurgan-asap --sizes $SIZES_DEBLUR --dtype bfloat16
+
+# 5. short bf16 train + resume, then 2-rank DDP (NCCL on CUDA; gloo on CPU)
 COMMON=(train.precision=bf16 "train.device=$TRAIN_DEVICE" train.sample_every=0 train.tensorboard=false
         train.progress=false train.log_every=5 train.num_workers=0)
 stage train_bf16 90 "$OUT/train_ddp.log" "$PY" -m pixelwise train asapnet-tiny "${COMMON[@]}" \
@@ -119,13 +129,6 @@ stage ddp_2rank 90 "$OUT/train_ddp.log" "$PY" -m torch.distributed.run --standal
   -m pixelwise train asapnet-tiny "${COMMON[@]}" "train.max_steps=$DDP_STEPS" "train.checkpoint_every=$DDP_STEPS" \
   --run-dir "$WORK/ddp"
 
-# 5. pixelwise bench: all models, fp32 and bf16 (default execution: hr backend auto, low-res as prepared by bench)
-LABEL_MODELS=asapnet,asapnet-reference,pix2pixhd,pix2pixhd-local
-bench label_fp32 120 --models $LABEL_MODELS --sizes $SIZES_LABEL --dtype float32
-bench label_bf16 100 --models $LABEL_MODELS --sizes $SIZES_LABEL --dtype bfloat16
-bench deblur_fp32 40 --models deblurgan,deblurgan-asap --sizes $SIZES_DEBLUR --dtype float32
-bench deblur_bf16 40 --models deblurgan,deblurgan-asap --sizes $SIZES_DEBLUR --dtype bfloat16
-
 # 6. ASAP-Net execution options at one size: Triton high-res kernel, low-res channels_last / CUDA graphs /
 #    torch.compile, all together, and end to end from label ids
 INTERP=(); [ "$DEVICE" = cpu ] && INTERP=(env TRITON_INTERPRET=1)
@@ -134,12 +137,15 @@ for dt in float32 bfloat16; do
   stage "bench_triton_$dt" 60 "$OUT/stages.log" "${INTERP[@]}" "$PY" -m pixelwise bench --device "$DEVICE" \
     "${RUNS[@]}" "${TINY[@]}" --quiet --json "$WORK/bench_triton_$dt.json" "${V[@]}" --hr-backend triton
   bench "lowres_cl_$dt" 40 "${V[@]}" --lowres-channels-last
-  [ "$DEVICE" = cuda ] && bench "lowres_graphs_$dt" 40 "${V[@]}" --lowres-channels-last --lowres-cuda-graphs
-  bench "lowres_compile_$dt" 120 "${V[@]}" --lowres-channels-last --lowres-compile
   if [ "$DEVICE" = cuda ]; then
+    bench "lowres_graphs_$dt" 40 "${V[@]}" --lowres-channels-last --lowres-cuda-graphs
     bench "all_ids_$dt" 60 "${V[@]}" --hr-backend triton --lowres-channels-last --lowres-cuda-graphs --label-input ids
     bench "torch_ids_$dt" 40 "${V[@]}" --hr-backend torch --lowres-channels-last --label-input ids
   fi
+done
+for dt in float32 bfloat16; do  # last: compilation is the slowest stage
+  bench "lowres_compile_$dt" 120 --models asapnet --sizes $SIZE_VARIANT --dtype $dt --lowres-channels-last \
+    --lowres-compile
 done
 
 # 7. summary (always runs: the budget keeps 20 s for it)

@@ -47,7 +47,7 @@ def headlines(records: list[dict], device: str) -> dict[str, Any]:
     h, w = big
     out: dict[str, Any] = {"size": f"{h}x{w}", "deblur_size": f"{deblur[0]}x{deblur[1]}"}
     for dt in ("float32", "bfloat16"):
-        stage = f"label_{'fp32' if dt == 'float32' else 'bf16'}"
+        stage = f"label_{'fp32' if dt == 'float32' else 'bf16'}_{h}x{w}"
         asap_default = pick(records, model="asapnet", height=h, width=w, dtype=dt, stage=stage)
         asap_any = pick(records, model="asapnet", height=h, width=w, dtype=dt)
         p2p = pick(records, model="pix2pixhd", height=h, width=w, dtype=dt)
