@@ -73,6 +73,7 @@ def random_layout_cases(device: torch.device, full: bool) -> Iterator[tuple[str,
         grid = (2, 3) if full or s <= 16 else (1, 2)
         label, instance = (t.to(device) for t in _labels(cfg, 2 if s <= 16 else 1, grid[0] * s, grid[1] * s))
         x = model.dense_input(label, instance)
+        model.lowres_channels_last = True  # install("triton") sets it: the same low-res convolutions for both
         with torch.no_grad():
             model.hr_path = "reference"
             reference = model(x)
@@ -80,8 +81,7 @@ def random_layout_cases(device: torch.device, full: bool) -> Iterator[tuple[str,
             install(model, "triton", device, **knobs)
             yield f"{name}/labels", _err(model.forward_labels(label, instance), reference), 1e-5
             yield f"{name}/dense", _err(model(x), reference), 1e-5
-            model.lowres_channels_last = True  # channels_last parameters, read in place
-            model.to(memory_format=torch.channels_last)
+            model.to(memory_format=torch.channels_last)  # channels_last weights too
             yield f"{name}/labels_channels_last", _err(model.forward_labels(label, instance), reference), 1e-5
             if name == "edge_lr_instance":  # several programs per cell (BLOCK_T < S*S)
                 install(model, "triton", device, block_pixels=16)
@@ -110,6 +110,7 @@ def rgb_residual_case(device: torch.device, full: bool) -> Iterator[tuple[str, f
 
     model = _randomise(create_model("deblurgan-asap", **RGB), 1).to(device)
     x = (torch.rand(2, 3, 16, 24, generator=torch.Generator().manual_seed(1)) * 2 - 1).to(device)
+    model.lowres_channels_last = True
     with torch.no_grad():
         model.hr_path = "reference"
         reference = model(x)
@@ -167,6 +168,7 @@ def half_cases(device: torch.device, full: bool) -> Iterator[tuple[str, float, f
     for dtype, name in ((torch.bfloat16, "bfloat16"), (torch.float16, "float16")):
         model = _randomise(create_model("asapnet", **{**TINY, **LAYOUTS["edge_lr_instance"]}), 0).to(device)
         label, instance = (t.to(device) for t in _labels(model.config, 2, 16, 24))
+        model.lowres_channels_last = True
         with torch.no_grad():
             model.hr_path = "reference"
             reference = model(model.dense_input(label, instance))
