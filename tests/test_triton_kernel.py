@@ -153,3 +153,29 @@ def test_cuda_full_width_float32_is_ieee():
         model.hr_path = "fast"
         install(model, "triton", "cuda")
         assert (model.forward_labels(label, instance) - reference).abs().max() <= 1e-5
+
+
+def test_lowres_options_and_bench_execution_fields():
+    from pixelwise.evaluate.bench import run_benchmark
+    from pixelwise.kernels.lowres import CUDAGraphed, configure_lowres
+
+    model = _model()
+    label, instance = _labels(model.config, 1, 16, 16)
+    x = model.dense_input(label, instance)
+    with torch.no_grad():
+        reference = model(x)
+        assert configure_lowres(model, channels_last=True) == {"lowres_channels_last": True,
+                                                               "lowres_cuda_graphs": False, "lowres_compile": False}
+        assert (model(x) - reference).abs().max() <= 1e-5
+    with pytest.raises(PixelwiseError, match="CUDA"):
+        configure_lowres(model, cuda_graphs=True)
+    graphed = CUDAGraphed(lambda t: t * 2)  # CPU tensors (and gradients) run eagerly
+    assert torch.equal(graphed(torch.ones(2)), torch.full((2,), 2.0)) and not graphed._graphs
+    if os.environ.get("TRITON_INTERPRET", "0") in ("", "0"):
+        with pytest.raises(PixelwiseError, match="hr-backend triton"):
+            run_benchmark(["asapnet"], [(32, 64)], device="cpu", hr_backend="triton", tiny=True)
+    records = run_benchmark(["asapnet", "pix2pixhd"], [(32, 64)], device="cpu", runs=1, warmup=0, tiny=True,
+                            lowres={"channels_last": True})
+    assert [r["error"] for r in records] == [None, None]
+    assert records[0]["hr_backend"] == "torch" and records[0]["lowres_channels_last"] is True
+    assert records[1]["hr_backend"] is None and records[1]["lowres_compile"] is None

@@ -12,6 +12,14 @@ from torch import nn
 from pixelwise.errors import PixelwiseError
 
 
+def _dispatch_mode_active() -> bool:
+    """True inside a TorchDispatchMode (e.g. FlopCounterMode): run eagerly so the mode sees every op once."""
+    from torch.utils import _python_dispatch
+
+    current = getattr(_python_dispatch, "_get_current_dispatch_mode", None)
+    return current is not None and current() is not None
+
+
 class CUDAGraphed:
     """Replays a CUDA graph of ``fn`` per (shape, dtype, strides, device) of its one tensor argument, for
     inference (no gradient). Anything else (grad enabled, tracing, CPU tensors) runs ``fn`` eagerly. Returns a
@@ -23,7 +31,7 @@ class CUDAGraphed:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if (not x.is_cuda or torch.is_grad_enabled() or torch.jit.is_tracing()
-                or torch.compiler.is_compiling()):
+                or torch.compiler.is_compiling() or _dispatch_mode_active()):
             return self.fn(x)
         key = (tuple(x.shape), x.dtype, x.stride(), x.device)
         entry = self._graphs.get(key)
