@@ -304,10 +304,9 @@ def tiles_to_image(tiles: torch.Tensor, cell: int) -> torch.Tensor:
     return x.reshape(b, c, gh * cell, gw * cell)
 
 
-# A replacement for the hidden+output MLP layers of the fast path (see pixelwise.kernels): called with the
-# first layer's pre-activation h (N, T, C1) and the remaining layers [(weight (N, nci, nco), bias (N, 1, nco))],
-# it returns tanh(...) of the last layer, (N, T, output_nc).
-MLPKernel = Callable[[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]], torch.Tensor]
+# A replacement for the whole high-res stream (see pixelwise.kernels): called as kernel(config, params,
+# label=ids, edge=edge_or_None) or kernel(config, params, pixels=x_pix), it returns the (B, output_nc, H, W) image.
+HRKernel = Callable[..., torch.Tensor]
 FirstLayer = Callable[[Callable[[torch.Tensor], torch.Tensor], torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -330,7 +329,8 @@ class ASAPNetGenerator(PretrainedModel):
     ``hr_path`` ("fast" or "reference", from the config) selects the high-res algorithm; both compute the
     same function (to float32 rounding). Execution knobs that do not change the function:
     ``lowres_channels_last`` (run the low-res stream in channels_last), ``hr_block_pixels`` (pixels per block
-    of cells in the fast path; None: automatic), ``mlp_kernel`` (a fused kernel from pixelwise.kernels)."""
+    of cells in the fast path; None: automatic), ``hr_kernel`` (a fused high-res kernel installed by
+    ``pixelwise.kernels.install``; used only for inference without gradients, never under tracing/compile)."""
 
     registry_name = "asapnet"
 
@@ -341,7 +341,7 @@ class ASAPNetGenerator(PretrainedModel):
         self.lowres_stream = LowResStream(config)
         self.lowres_channels_last = False
         self.hr_block_pixels: int | None = None
-        self.mlp_kernel: MLPKernel | None = None
+        self.hr_kernel: HRKernel | None = None
         # (device, dtype) -> (S, 2 log2 S) encoding table; plain attribute, never in the state_dict
         self._encoding_cache: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
 
@@ -369,10 +369,12 @@ class ASAPNetGenerator(PretrainedModel):
         return tent_downsample(x, self.config.predownsample)
 
     def run_lowres_stream(self, x_lowres: torch.Tensor) -> torch.Tensor:
-        """The low-res stream on its (pre-downsampled) input, in channels_last when ``lowres_channels_last``."""
+        """The low-res stream on its (pre-downsampled) input, in channels_last when ``lowres_channels_last``
+        (its output then stays channels_last when an ``hr_kernel`` reads it)."""
         if self.lowres_channels_last:
             x_lowres = x_lowres.contiguous(memory_format=torch.channels_last)
-        return self.lowres_stream(x_lowres).contiguous()
+        out = self.lowres_stream(x_lowres)
+        return out if self.hr_kernel is not None else out.contiguous()  # a fused kernel reads any strides
 
     def predict_params(self, x: torch.Tensor) -> torch.Tensor:
         """Low-res stream: dense input -> per-cell MLP parameters (B, P, H/S, W/S)."""
@@ -463,7 +465,6 @@ class ASAPNetGenerator(PretrainedModel):
         s = cfg.downsampling
         b, p, gh, gw = params.shape
         cell_params = params.permute(0, 2, 3, 1).contiguous().view(-1, p)  # (B*gh*gw, P), cells in (b, row, col) order
-        tail = self.mlp_kernel if (self.mlp_kernel is not None and params.is_cuda) else mlp_tail
         if _tracing():  # one block: no Python loop over symbolic sizes
             blocks: list[tuple[slice, slice, slice]] = []
         else:
@@ -486,9 +487,15 @@ class ASAPNetGenerator(PretrainedModel):
                     return t[sl_b, :, rows, cols]
             layers = split_mlp_params(chunk, cfg.mlp_channels)
             weight0, bias0 = layers[0]
-            outs.append(tail(first_layer(take, weight0, bias0), layers[1:]))  # (n, S*S, output_nc)
+            outs.append(mlp_tail(first_layer(take, weight0, bias0), layers[1:]))  # (n, S*S, output_nc)
         out = outs[0] if len(outs) == 1 else torch.cat(outs)
         return tiles_to_image(out.reshape(b, gh, gw, s * s, cfg.output_nc), s)
+
+    def _use_hr_kernel(self, *tensors: torch.Tensor) -> bool:
+        """The installed ``hr_kernel`` runs only for inference: not under tracing/compilation, no gradient."""
+        if self.hr_kernel is None or _tracing():
+            return False
+        return not (torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors))
 
     @staticmethod
     def _tiles(t: torch.Tensor, s: int) -> torch.Tensor:
@@ -501,6 +508,9 @@ class ASAPNetGenerator(PretrainedModel):
         """High-res stream, fast algorithm on dense pixels (B, C_pix, H, W): y0 = x_pix @ W_pix (one baddbmm)
         + [A_y[py] + A_x[px] + b0] (see :meth:`_first_layer_base`); the encoding is never materialised per
         pixel. Same function as :meth:`apply_mlp_reference`."""
+        if self._use_hr_kernel(pixels, params):
+            assert self.hr_kernel is not None
+            return self.hr_kernel(self.config, params, pixels=pixels)
         s = self.config.downsampling
         c_pix = pixels.shape[1]
 
@@ -525,6 +535,9 @@ class ASAPNetGenerator(PretrainedModel):
         edge_row = cfg.instance_edge and not cfg.lr_instance
         if edge_row and edge is None:
             raise ValueError("this ASAP-Net feeds the instance edge map to the per-pixel MLP; pass instance or edge")
+        if self._use_hr_kernel(params, edge):
+            assert self.hr_kernel is not None
+            return self.hr_kernel(cfg, params, label=label, edge=edge if edge_row else None)
         onehot_rows = c_pix - int(edge_row)  # onehot - 1 when lr_instance drops the last one-hot channel
 
         def first_layer(take: Callable[[torch.Tensor], torch.Tensor], weight0: torch.Tensor,
