@@ -218,13 +218,16 @@ def _base_record(name: str, height: int, width: int, device: torch.device, dtype
         "options": dict(options or {}), "input": None, "params": None, "gflops": None, "median_ms": None,
         "min_ms": None, "mean_ms": None, "peak_memory_mb": None, "memory_measure": None,
         "speedup_vs_pix2pixhd": None, "speedup_vs_deblurgan": None, "input_kind": None, "error": None,
+        "hr_backend": None, "lowres_channels_last": None, "lowres_cuda_graphs": None, "lowres_compile": None,
     }
 
 
 def bench_one(name: str, height: int, width: int, device: torch.device, dtype: torch.dtype, runs: int,
               warmup: int, channels_last: bool = False, compile: bool = False, compile_backend: str = "inductor",
-              options: Mapping[str, Any] | None = None, seed: int = 0, label_input: str = "dense") -> dict[str, Any]:
-    """Benchmark one model at one size; errors become an ``error`` field (never raised)."""
+              options: Mapping[str, Any] | None = None, seed: int = 0, label_input: str = "dense",
+              hr_backend: str = "auto", lowres: Mapping[str, bool] | None = None) -> dict[str, Any]:
+    """Benchmark one model at one size; errors become an ``error`` field (never raised). ``hr_backend`` and
+    ``lowres`` (options of :func:`pixelwise.kernels.lowres.configure_lowres`) apply to ASAP-Net models only."""
     from pixelwise.registry import create_model
 
     record = _base_record(name, height, width, device, dtype_name(dtype), runs, warmup, channels_last, compile, options)
@@ -233,6 +236,7 @@ def bench_one(name: str, height: int, width: int, device: torch.device, dtype: t
         record["params"] = sum(p.numel() for p in model.parameters())
         memory_format = torch.channels_last if channels_last else torch.contiguous_format
         model = model.to(device=device, dtype=dtype, memory_format=memory_format)
+        record.update(apply_execution(model, device, hr_backend, lowres))
         fn, args, record["input"] = prepare_call(model, height, width, device, dtype, channels_last, label_input,
                                                  torch.Generator().manual_seed(seed))
         record["gflops"] = count_flops(fn, *args) / 1e9  # also the first (eager) call: checks the size
@@ -246,6 +250,22 @@ def bench_one(name: str, height: int, width: int, device: torch.device, dtype: t
         if device.type == "cuda":
             torch.cuda.empty_cache()
     return record
+
+
+def apply_execution(model: nn.Module, device: torch.device, hr_backend: str = "auto",
+                    lowres: Mapping[str, bool] | None = None) -> dict[str, Any]:
+    """ASAP-Net execution options (high-res backend, low-res stream options) set on ``model``; the record fields.
+    The reference high-res path never uses a kernel, so it records ``torch``."""
+    from pixelwise.kernels import install
+    from pixelwise.kernels.lowres import configure_lowres
+    from pixelwise.models.asapnet import ASAPNetGenerator
+
+    if not isinstance(model, ASAPNetGenerator):
+        return {}
+    reference = model.config.hr_path == "reference"
+    fields: dict[str, Any] = {"hr_backend": install(model, "torch" if reference else hr_backend, device)}
+    fields.update(configure_lowres(model, device=device, **dict(lowres or {})))
+    return fields
 
 
 def add_speedups(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -268,7 +288,7 @@ def run_benchmark(models: Sequence[str] | None = None, sizes: Iterable[tuple[int
                   device: str | torch.device = "cpu", dtype: str = "float32", runs: int = 10, warmup: int = 3,
                   channels_last: bool = False, compile: bool = False, compile_backend: str = "inductor",
                   model_options: Mapping[str, Mapping[str, Any]] | None = None, tiny: bool = False, seed: int = 0,
-                  label_input: str = "dense",
+                  label_input: str = "dense", hr_backend: str = "auto", lowres: Mapping[str, bool] | None = None,
                   progress: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
     """Benchmark ``models`` (default: :func:`default_models`) at ``sizes`` (default: 256x512, 512x1024,
     1024x2048 for label-map models, 720x1280 for RGB models). Returns one record per (model, size)."""
@@ -285,6 +305,7 @@ def run_benchmark(models: Sequence[str] | None = None, sizes: Iterable[tuple[int
         raise PixelwiseError(f"need runs >= 1 and warmup >= 0, got runs={runs}, warmup={warmup}")
     check_options(models, model_options)
     device = resolve_device(device)
+    check_execution(device, hr_backend, lowres)
     size_list = [tuple(s) for s in sizes] if sizes is not None else None
     cudnn_benchmark = torch.backends.cudnn.benchmark
     torch.backends.cudnn.benchmark = device.type == "cuda"
@@ -301,7 +322,7 @@ def run_benchmark(models: Sequence[str] | None = None, sizes: Iterable[tuple[int
                     record["error"] = _error_text(exc)
                 else:
                     record = bench_one(name, height, width, device, DTYPES[dtype], runs, warmup, channels_last,
-                                       compile, compile_backend, options, seed, label_input)
+                                       compile, compile_backend, options, seed, label_input, hr_backend, lowres)
                 record["input_kind"] = kind
                 records.append(record)
                 if progress is not None:
@@ -309,6 +330,18 @@ def run_benchmark(models: Sequence[str] | None = None, sizes: Iterable[tuple[int
     finally:
         torch.backends.cudnn.benchmark = cudnn_benchmark
     return add_speedups(records)
+
+
+def check_execution(device: torch.device, hr_backend: str, lowres: Mapping[str, bool] | None) -> None:
+    """Execution options that cannot run on ``device`` fail before any work."""
+    from pixelwise.kernels import BACKENDS, available_backends
+
+    if hr_backend not in ("auto", *BACKENDS):
+        raise PixelwiseError(f"--hr-backend {hr_backend!r}: use auto, {', '.join(BACKENDS)}")
+    if hr_backend != "auto" and hr_backend not in available_backends(device):
+        raise PixelwiseError(f"--hr-backend {hr_backend} cannot run on {device.type} here; use --hr-backend torch")
+    if (lowres or {}).get("cuda_graphs") and device.type != "cuda":
+        raise PixelwiseError("--lowres-cuda-graphs needs --device cuda")
 
 
 # --- output ------------------------------------------------------------------------------------------------
@@ -336,8 +369,11 @@ def format_markdown(records: Sequence[Mapping[str, Any]]) -> str:
         "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in records:
-        flags = ",".join(f for f, on in (("channels_last", r.get("channels_last")), ("compile", r.get("compile")))
-                         if on) or "–"
+        flags = ",".join(f for f, on in (("channels_last", r.get("channels_last")), ("compile", r.get("compile")),
+                                         ("hr:triton", r.get("hr_backend") == "triton"),
+                                         ("lr:channels_last", r.get("lowres_channels_last")),
+                                         ("lr:cuda_graphs", r.get("lowres_cuda_graphs")),
+                                         ("lr:compile", r.get("lowres_compile"))) if on) or "–"
         options = r.get("options") or {}
         note = r.get("error") or (f"S={options['downsampling']}" if "downsampling" in options else "")
         params = r.get("params")

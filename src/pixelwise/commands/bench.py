@@ -20,6 +20,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--channels-last", action="store_true", help="channels_last memory format")
     parser.add_argument("--compile", action="store_true", help="torch.compile the timed call")
     parser.add_argument("--compile-backend", default="inductor", help="torch.compile backend (default inductor)")
+    parser.add_argument("--hr-backend", choices=("auto", "torch", "triton"), default="auto",
+                        help="ASAP-Net high-res stream: torch (the model's path), triton (the fused kernel: CUDA "
+                             "only, opt-in, not yet verified on a GPU) or auto (torch until the kernel is verified)")
+    parser.add_argument("--lowres-channels-last", action="store_true",
+                        help="ASAP-Net: run the low-res stream in channels_last")
+    parser.add_argument("--lowres-cuda-graphs", action="store_true",
+                        help="ASAP-Net: replay the low-res stream as a CUDA graph (CUDA only)")
+    parser.add_argument("--lowres-compile", action="store_true", help="ASAP-Net: torch.compile the low-res stream")
     parser.add_argument("--label-input", choices=("dense", "ids"), default="dense",
                         help="dense: time the forward on the prepared one-hot input (default); ids: time from "
                              "integer label ids (forward_labels where a model has it)")
@@ -74,7 +82,10 @@ def run(args: argparse.Namespace) -> int:
                             channels_last=args.channels_last, compile=args.compile,
                             compile_backend=args.compile_backend,
                             model_options=parse_model_options(args.model_option, models), tiny=args.tiny,
-                            label_input=args.label_input, progress=progress)
+                            label_input=args.label_input, hr_backend=args.hr_backend,
+                            lowres={"channels_last": True if args.lowres_channels_last else None,
+                                    "cuda_graphs": args.lowres_cuda_graphs, "compile": args.lowres_compile},
+                            progress=progress)
     table = format_markdown(records)
     print(table, end="")
     if args.json:

@@ -39,7 +39,7 @@ from pixelwise.models.asapnet_config import ASAPNetConfig
 from pixelwise.models.asapnet_lowres import LowResStream, tent_downsample, tent_downsample_labels, tent_kernel_1d
 from pixelwise.models.asapnet_mlp import (
     HighResStream,
-    MLPKernel,
+    HRKernel,
     _tracing,
     cells_to_tiles,
     mlp_tail,
@@ -61,7 +61,8 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
     ``hr_path`` ("fast" or "reference", from the config) selects the high-res algorithm; both compute the
     same function (to float32 rounding). Execution knobs that do not change the function:
     ``lowres_channels_last`` (run the low-res stream in channels_last), ``hr_block_pixels`` (pixels per block
-    of cells in the fast path; None: automatic), ``mlp_kernel`` (a fused kernel from pixelwise.kernels)."""
+    of cells in the fast path; None: automatic), ``hr_kernel`` (a fused high-res kernel installed by
+    ``pixelwise.kernels.install``; used only for inference without gradients, never under tracing/compile)."""
 
 
     def __init__(self, config: ASAPNetConfig | None = None) -> None:
@@ -71,7 +72,7 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
         self.lowres_stream = LowResStream(config)
         self.lowres_channels_last = False
         self.hr_block_pixels: int | None = None
-        self.mlp_kernel: MLPKernel | None = None
+        self.hr_kernel: HRKernel | None = None
         # (device, dtype) -> (S, 2 log2 S) encoding table; plain attribute, never in the state_dict
         self._encoding_cache: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
 
@@ -99,10 +100,12 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
         return tent_downsample(x, self.config.predownsample)
 
     def run_lowres_stream(self, x_lowres: torch.Tensor) -> torch.Tensor:
-        """The low-res stream on its (pre-downsampled) input, in channels_last when ``lowres_channels_last``."""
+        """The low-res stream on its (pre-downsampled) input, in channels_last when ``lowres_channels_last``
+        (its output then stays channels_last when an ``hr_kernel`` reads it)."""
         if self.lowres_channels_last:
             x_lowres = x_lowres.contiguous(memory_format=torch.channels_last)
-        return self.lowres_stream(x_lowres).contiguous()
+        out = self.lowres_stream(x_lowres)
+        return out if self.hr_kernel is not None else out.contiguous()  # a fused kernel reads any strides
 
     def predict_params(self, x: torch.Tensor) -> torch.Tensor:
         """Low-res stream: dense input -> per-cell MLP parameters (B, P, H/S, W/S)."""

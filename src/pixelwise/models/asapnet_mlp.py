@@ -82,10 +82,9 @@ def tiles_to_image(tiles: torch.Tensor, cell: int) -> torch.Tensor:
     return x.reshape(b, c, gh * cell, gw * cell)
 
 
-# A replacement for the hidden+output MLP layers of the fast path (see pixelwise.kernels): called with the
-# first layer's pre-activation h (N, T, C1) and the remaining layers [(weight (N, nci, nco), bias (N, 1, nco))],
-# it returns tanh(...) of the last layer, (N, T, output_nc).
-MLPKernel = Callable[[torch.Tensor, list[tuple[torch.Tensor, torch.Tensor]]], torch.Tensor]
+# A replacement for the whole high-res stream (see pixelwise.kernels): called as kernel(config, params,
+# label=ids, edge=edge_or_None) or kernel(config, params, pixels=x_pix), it returns the (B, output_nc, H, W) image.
+HRKernel = Callable[..., torch.Tensor]
 FirstLayer = Callable[[Callable[[torch.Tensor], torch.Tensor], torch.Tensor, torch.Tensor], torch.Tensor]
 
 
@@ -102,13 +101,13 @@ def mlp_tail(h: torch.Tensor, layers: list[tuple[torch.Tensor, torch.Tensor]]) -
 
 class HighResStream:
     """The high-resolution stream of :class:`pixelwise.models.asapnet.ASAPNetGenerator` (a mixin: it uses the
-    generator's ``config``, ``hr_block_pixels``, ``mlp_kernel`` and ``_encoding_cache``): the reference path
+    generator's ``config``, ``hr_block_pixels``, ``hr_kernel`` and ``_encoding_cache``): the reference path
     (:meth:`apply_mlp_reference`) and the fast path on dense pixels (:meth:`apply_mlp_fast`) or integer labels
     (:meth:`apply_mlp_labels`); see the generator module's docstring for the algorithm."""
 
     config: ASAPNetConfig
     hr_block_pixels: int | None
-    mlp_kernel: MLPKernel | None
+    hr_kernel: HRKernel | None
     _encoding_cache: dict[tuple[torch.device, torch.dtype], torch.Tensor]
 
     def apply_mlp_reference(self, pixels: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
@@ -192,7 +191,6 @@ class HighResStream:
         s = cfg.downsampling
         b, p, gh, gw = params.shape
         cell_params = params.permute(0, 2, 3, 1).contiguous().view(-1, p)  # (B*gh*gw, P), cells in (b, row, col) order
-        tail = self.mlp_kernel if (self.mlp_kernel is not None and params.is_cuda) else mlp_tail
         if _tracing():  # one block: no Python loop over symbolic sizes
             blocks: list[tuple[slice, slice, slice]] = []
         else:
@@ -215,9 +213,15 @@ class HighResStream:
                     return t[sl_b, :, rows, cols]
             layers = split_mlp_params(chunk, cfg.mlp_channels)
             weight0, bias0 = layers[0]
-            outs.append(tail(first_layer(take, weight0, bias0), layers[1:]))  # (n, S*S, output_nc)
+            outs.append(mlp_tail(first_layer(take, weight0, bias0), layers[1:]))  # (n, S*S, output_nc)
         out = outs[0] if len(outs) == 1 else torch.cat(outs)
         return tiles_to_image(out.reshape(b, gh, gw, s * s, cfg.output_nc), s)
+
+    def _use_hr_kernel(self, *tensors: torch.Tensor | None) -> bool:
+        """The installed ``hr_kernel`` runs only for inference: not under tracing/compilation, no gradient."""
+        if self.hr_kernel is None or _tracing():
+            return False
+        return not (torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors))
 
     @staticmethod
     def _tiles(t: torch.Tensor, s: int) -> torch.Tensor:
@@ -230,6 +234,9 @@ class HighResStream:
         """High-res stream, fast algorithm on dense pixels (B, C_pix, H, W): y0 = x_pix @ W_pix (one baddbmm)
         + [A_y[py] + A_x[px] + b0] (see :meth:`_first_layer_base`); the encoding is never materialised per
         pixel. Same function as :meth:`apply_mlp_reference`."""
+        if self._use_hr_kernel(pixels, params):
+            assert self.hr_kernel is not None
+            return self.hr_kernel(self.config, params, pixels=pixels)
         s = self.config.downsampling
         c_pix = pixels.shape[1]
 
@@ -254,6 +261,9 @@ class HighResStream:
         edge_row = cfg.instance_edge and not cfg.lr_instance
         if edge_row and edge is None:
             raise ValueError("this ASAP-Net feeds the instance edge map to the per-pixel MLP; pass instance or edge")
+        if self._use_hr_kernel(params, edge):
+            assert self.hr_kernel is not None
+            return self.hr_kernel(cfg, params, label=label, edge=edge if edge_row else None)
         onehot_rows = c_pix - int(edge_row)  # onehot - 1 when lr_instance drops the last one-hot channel
 
         def first_layer(take: Callable[[torch.Tensor], torch.Tensor], weight0: torch.Tensor,
