@@ -147,14 +147,15 @@ KILL_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("preset", ["deblurgan-tiny", "asapnet-tiny"])
-def test_killed_run_resumes_bit_exactly(preset, tmp_path):
+@pytest.mark.parametrize("preset, extra", [("deblurgan-tiny", "train.gan_warmup_steps=3"),
+                                           ("asapnet-tiny", "train.gan_warmup_steps=0")])
+def test_killed_run_resumes_bit_exactly(preset, extra, tmp_path):
     """8 steps straight == 4 steps, SIGKILL, resume to 8: generator, discriminator and optimizer states are
     bit-identical. 3 samples per epoch, so the kill lands mid-epoch and the run crosses epoch boundaries;
-    deblurgan-tiny has dropout, random crops/blur kernels and the WGAN-GP interpolation, asapnet-tiny
-    spectral-norm buffers."""
+    deblurgan-tiny has dropout, random crops/blur kernels, the WGAN-GP interpolation and a GAN warm-up whose
+    ramp the kill interrupts (off for steps 0-2, ramping over 3-5), asapnet-tiny spectral-norm buffers."""
     overrides = small(preset, "train.max_steps=8", "train.checkpoint_every=2", "data.max_images=3",
-                      "train.log_every=1")
+                      "train.log_every=1", extra)
     straight = train(load_run_config(preset, overrides), tmp_path / "straight")
 
     killed = tmp_path / "killed"

@@ -61,6 +61,7 @@ class ASAPNetConfig:
     padding: Literal["zero", "reflect", "replicate"] = "zero"
     output_nc: int = 3
     global_residual: bool = False  # output = clamp(input + G(input), -1, 1) (RGB mode, DeblurGAN-ASAP)
+    zero_init_output: bool = False  # the predicted last MLP layer starts at 0: with global_residual, the identity
     hr_path: Literal["fast", "reference"] = "fast"  # how the high-res stream is computed; same function
 
     @property
@@ -344,6 +345,19 @@ class ASAPNetGenerator(PretrainedModel):
         self.mlp_kernel: MLPKernel | None = None
         # (device, dtype) -> (S, 2 log2 S) encoding table; plain attribute, never in the state_dict
         self._encoding_cache: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
+        if config.zero_init_output:
+            self.zero_init_output_()
+
+    def zero_init_output_(self) -> None:
+        """Zero the rows of the low-res stream's last 1x1 conv that predict the per-pixel MLP's last layer
+        (its weight and bias): every pixel's MLP then outputs tanh(0) = 0, so with ``global_residual`` the
+        untrained generator is the identity; the gradient reaches those rows from the first step."""
+        last = self.lowres_stream.model[-1]
+        nci, nco = self.config.mlp_channels[-2:]
+        rows = nco + nci * nco  # split_mlp_params: the last layer's bias then weight end the parameter vector
+        with torch.no_grad():
+            last.weight[-rows:].zero_()
+            last.bias[-rows:].zero_()
 
     @property
     def hr_path(self) -> str:

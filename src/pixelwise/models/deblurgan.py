@@ -26,6 +26,7 @@ class DeblurGANConfig:
     norm: Literal["instance", "batch"] = "instance"
     dropout: bool = True
     learn_residual: bool = True
+    zero_init_output: bool = False  # last conv starts at 0: with learn_residual the untrained model is the identity
 
     @property
     def size_multiple(self) -> int:
@@ -55,6 +56,17 @@ class ResnetGenerator(PretrainedModel):
                        norm_2d(norm, ngf * mult // 2), nn.ReLU(True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, config.output_nc, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
+        if config.zero_init_output:
+            self.zero_init_output_()
+
+    def zero_init_output_(self) -> None:
+        """Zero the last conv (weight and bias): G(x) = tanh(0) = 0, so with ``learn_residual`` the output
+        is the input until training moves it (gradients reach the last conv at once, the rest next step)."""
+        last = [m for m in self.model if isinstance(m, nn.Conv2d)][-1]
+        with torch.no_grad():
+            last.weight.zero_()
+            if last.bias is not None:
+                last.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         m = self.config.size_multiple

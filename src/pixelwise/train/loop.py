@@ -301,7 +301,7 @@ def _train(config: RunConfig, run_dir: Path, resume_from: Path | None, on_epoch_
         d_raw.requires_grad_(False)
         g_raw.zero_grad(set_to_none=True)  # all of G: parameters outside opt_g must not accumulate
         with autocast:
-            g_loss, g_terms = recipe.generator_loss(d_plain, x, real, fake)
+            g_loss, g_terms = recipe.generator_loss(d_plain, x, real, fake, recipes.adversarial_factor(tc, step))
         scaler_g.scale(g_loss).backward()
         scaler_g.step(opt_g)
         scaler_g.update()
