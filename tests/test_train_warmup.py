@@ -56,7 +56,7 @@ def test_generator_loss_scales_adversarial_terms_and_keeps_l1() -> None:
 
 def test_warmup_needs_a_content_term() -> None:
     with pytest.raises(PixelwiseError, match="train.gan_warmup_steps=5 .* set loss.l1"):
-        load_run_config("deblurgan-tiny", ["train.gan_warmup_steps=5", "loss.l1=0", "loss.content=0",
+        load_run_config("deblurgan-tiny", ["train.gan_warmup_steps=5", "loss.l1=0", "loss.mse=0", "loss.content=0",
                                            "loss.vgg=0"])
     with pytest.raises(PixelwiseError, match="train.gan_warmup_steps=-1 must be >= 0"):
         load_run_config("deblurgan-tiny", ["train.gan_warmup_steps=-1"])
@@ -93,3 +93,19 @@ def test_build_generator_keeps_zero_init_after_the_init_scheme(model: str) -> No
     opt.step()
     with torch.no_grad():
         assert not torch.equal(generator.eval()(x), x)
+
+
+def test_pixel_mse_term() -> None:
+    real, fake = torch.zeros(1, 3, 4, 4), torch.full((1, 3, 4, 4), 0.5)
+    recipe = Recipe(LossConfig(gan="lsgan", feature_matching=0.0, vgg=0.0, mse=1000.0), conditional=False)
+    total, terms = recipe.generator_loss(CountingCritic(), real, real, fake, 0.0)
+    assert float(terms["g_mse"]) == pytest.approx(250.0) and float(total) == pytest.approx(250.0)
+
+
+def test_resize_conv_upsampling_has_no_transposed_convs() -> None:
+    model = ResnetGenerator(DeblurGANConfig(ngf=8, n_blocks=1, upsampling="resize-conv"))
+    assert not any(isinstance(m, torch.nn.ConvTranspose2d) for m in model.modules())
+    assert model(torch.zeros(1, 3, 32, 24)).shape == (1, 3, 32, 24)
+    assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in ResnetGenerator(DeblurGANConfig()).modules())
+    with pytest.raises(ValueError, match="upsampling='bilinear'"):
+        ResnetGenerator(DeblurGANConfig(upsampling="bilinear"))  # type: ignore[arg-type]

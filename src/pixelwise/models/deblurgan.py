@@ -27,6 +27,9 @@ class DeblurGANConfig:
     dropout: bool = True
     learn_residual: bool = True
     zero_init_output: bool = False  # last conv starts at 0: with learn_residual the untrained model is the identity
+    # decoder upsampling: "transposed" (the official 3x3 stride-2 transposed convs) or "resize-conv" (nearest x2
+    # then a 3x3 conv, Odena et al. 2016: no uneven kernel overlap, so no checkerboard pattern at the start)
+    upsampling: Literal["transposed", "resize-conv"] = "transposed"
 
     @property
     def size_multiple(self) -> int:
@@ -38,6 +41,8 @@ class ResnetGenerator(PretrainedModel):
 
     def __init__(self, config: DeblurGANConfig | None = None) -> None:
         config = config or DeblurGANConfig()
+        if config.upsampling not in ("transposed", "resize-conv"):
+            raise ValueError(f"upsampling={config.upsampling!r}: use 'transposed' or 'resize-conv'")
         super().__init__(config)
         ngf, norm = config.ngf, config.norm
         bias = norm == "instance"  # the official code drops conv biases only before BatchNorm
@@ -51,9 +56,13 @@ class ResnetGenerator(PretrainedModel):
         layers += [ResnetBlock(ngf * mult, norm, dropout=config.dropout, bias=bias) for _ in range(config.n_blocks)]
         for i in range(config.n_downsampling):
             mult = 2 ** (config.n_downsampling - i)
-            layers += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1,
-                                          bias=bias),
-                       norm_2d(norm, ngf * mult // 2), nn.ReLU(True)]
+            if config.upsampling == "resize-conv":
+                up: list[nn.Module] = [nn.Upsample(scale_factor=2, mode="nearest"),
+                                       nn.Conv2d(ngf * mult, ngf * mult // 2, 3, padding=1, bias=bias)]
+            else:
+                up = [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1,
+                                         bias=bias)]
+            layers += [*up, norm_2d(norm, ngf * mult // 2), nn.ReLU(True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, config.output_nc, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
         if config.zero_init_output:

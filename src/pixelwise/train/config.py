@@ -52,6 +52,7 @@ class LossConfig:
     vgg: float = 10.0  # VGG19 perceptual loss (relu1_1..relu5_1, L1)
     content: float = 0.0  # DeblurGAN content loss (VGG19 conv3_3, MSE)
     l1: float = 0.0  # pixel L1 to the target (a content term from step 0; see train.gan_warmup_steps)
+    mse: float = 0.0  # pixel mean squared error to the target (the loss PSNR measures; from step 0 as l1)
     vgg_weights: str = "imagenet"  # imagenet (torch.hub cache file) | random (untrained features) | a path
     vgg_normalize: bool = True  # ImageNet mean/std normalisation of [-1, 1] images before VGG
 
@@ -141,13 +142,14 @@ class RunConfig:
             )
         if not t.device.startswith(("auto", "cpu", "cuda")):
             raise PixelwiseError(f"train.device={t.device!r}: use auto, cpu, cuda or cuda:N")
-        for key in ("gan_weight", "d_weight", "gp_weight", "feature_matching", "vgg", "content", "l1"):
+        for key in ("gan_weight", "d_weight", "gp_weight", "feature_matching", "vgg", "content", "l1", "mse"):
             if getattr(loss, key) < 0:
                 raise PixelwiseError(f"loss.{key}={getattr(loss, key)} must be >= 0")
-        if t.gan_warmup_steps and not (loss.l1 > 0 or loss.vgg > 0 or loss.content > 0):
+        if t.gan_warmup_steps and not (loss.l1 > 0 or loss.mse > 0 or loss.vgg > 0 or loss.content > 0):
             raise PixelwiseError(
                 f"train.gan_warmup_steps={t.gan_warmup_steps} switches the adversarial terms off at first, which "
-                f"leaves nothing to train: set loss.l1 (or loss.vgg / loss.content) above 0, or the warm-up to 0"
+                f"leaves nothing to train: set loss.l1 (or loss.mse / loss.vgg / loss.content) above 0, or the "
+                f"warm-up to 0"
             )
         if self.optim.lr_g <= 0 or self.optim.lr_d <= 0:
             raise PixelwiseError("optim.lr_g and optim.lr_d must be > 0")

@@ -277,6 +277,8 @@ class Recipe:
                 terms["g_content"] = cfg.content * vgg_terms["content"]
         if cfg.l1 > 0:
             terms["g_l1"] = cfg.l1 * torch.nn.functional.l1_loss(fake.float(), real.float())
+        if cfg.mse > 0:
+            terms["g_mse"] = cfg.mse * torch.nn.functional.mse_loss(fake.float(), real.float())
         if not terms:
             raise PixelwiseError("every generator loss weight is 0: set loss.gan_weight, loss.vgg, ... above 0")
         total = torch.stack(list(terms.values())).sum()
