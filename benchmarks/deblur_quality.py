@@ -13,7 +13,10 @@ committed, install them with ``apt-get install plasma-workspace-wallpapers``):
 
 Targets (issue 10): both models >= blurred + 1.5 dB; DeblurGAN-ASAP within 1.0 dB of DeblurGAN.
 
-    PYTHONPATH=src python benchmarks/deblur_quality.py [--out runs/deblur-quality] [--steps 400]
+    PYTHONPATH=src python benchmarks/deblur_quality.py [--out runs/deblur-quality] [--steps 400] [--threads N]
+
+``--threads 1`` (OMP_NUM_THREADS for the pixelwise commands) is much faster on a machine shared with other
+jobs; the default leaves PyTorch's choice.
 """
 
 from __future__ import annotations
@@ -53,8 +56,11 @@ def write_sharp_crops(out: Path) -> list[Path]:
     return written
 
 
+THREADS: dict[str, str] = {}
+
+
 def pixelwise(*args: str) -> None:
-    subprocess.run([sys.executable, "-m", "pixelwise", *args], check=True)
+    subprocess.run([sys.executable, "-m", "pixelwise", *args], check=True, env={**os.environ, **THREADS})
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -72,7 +78,10 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/deblur-quality"))
     parser.add_argument("--steps", type=int, default=400)
     parser.add_argument("--strength", default="0.3")
+    parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for the pixelwise commands")
     args = parser.parse_args()
+    if args.threads:
+        THREADS.update(OMP_NUM_THREADS=str(args.threads), MKL_NUM_THREADS=str(args.threads))
     out: Path = args.out
     if not WALLPAPERS.is_dir():
         sys.exit(f"{WALLPAPERS} not found: apt-get install plasma-workspace-wallpapers")
