@@ -78,7 +78,7 @@ def test_run_directory_layout_and_cli(tmp_path):
     assert record["model"] == "deblurgan" and record["discriminator"]["model"] == "patchgan"
     assert record["run_config"]["train"]["max_steps"] == 4
     line = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
-    assert {"step", "epoch", "g_content", "d_gp", "lr_g", "lr_d", "time"} <= set(line) and line["step"] == 4
+    assert {"step", "epoch", "g_mse", "g_gan", "d_gp", "lr_g", "lr_d", "time"} <= set(line) and line["step"] == 4
     state = torch.load(run / "checkpoints" / "step_4" / "training_state.pt", weights_only=True)
     assert state["step"] == 4 and {"python", "numpy", "torch"} <= set(state["rng"][0])
     # without --resume an existing run is refused; with --resume auto a finished run has nothing to do
@@ -254,7 +254,7 @@ def test_local_enhancer_trains_only_the_enhancer_first(tmp_path):
 
 def test_missing_vgg_weights_stop_before_training(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    config = load_run_config("deblurgan-tiny", small("deblurgan-tiny", "loss.vgg_weights=imagenet"))
+    config = load_run_config("deblurgan-tiny", small("deblurgan-tiny", "loss.content=100", "loss.vgg_weights=imagenet"))
     with pytest.raises(PixelwiseError, match=r"vgg19-dcbb9e9d\.pth.*loss\.vgg_weights"):
         train(config, tmp_path / "run")
     assert not (tmp_path / "run").exists()
