@@ -200,7 +200,8 @@ def describe_device(device: Any) -> str:
                 break
     except OSError:
         pass
-    return f"CPU: {model}, {torch.get_num_threads()} threads"
+    threads = torch.get_num_threads()
+    return f"CPU: {model}, {threads} thread{'s' if threads != 1 else ''}"
 
 
 def machine_load() -> dict[str, Any] | None:
