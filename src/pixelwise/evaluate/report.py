@@ -58,8 +58,22 @@ def format_params(value: Any) -> str:
     return f"{int(value)}"
 
 
+BELOW_BASELINE_MARK = "▼"  # after a value that is worse than the table's baseline row (``row["below_baseline"]``)
+
+
+def is_below_baseline(key: str, row: Mapping[str, Any]) -> bool:
+    """True where ``row[key]`` is worse than the table's baseline row (listed in ``row["below_baseline"]``)."""
+    return key in (row.get("below_baseline") or ())
+
+
 def format_cell(key: str, row: Mapping[str, Any]) -> str:
-    """The human rendering of ``row[key]`` (the same in markdown and HTML)."""
+    """The human rendering of ``row[key]`` (the same in markdown and HTML), marked with
+    :data:`BELOW_BASELINE_MARK` where the value is worse than the table's baseline."""
+    text = _format_value(key, row)
+    return f"{text} {BELOW_BASELINE_MARK}" if is_below_baseline(key, row) else text
+
+
+def _format_value(key: str, row: Mapping[str, Any]) -> str:
     value = row.get(key)
     if key in ("fid",) or key.startswith("fid@"):
         n_key = "fid_n" if key == "fid" else key.replace("fid@", "fid_n@")
@@ -115,6 +129,9 @@ def table_markdown(table: Mapping[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+_WORSE_CLASS = ' class="worse"'
+
+
 def table_html(table: Mapping[str, Any]) -> str:
     """A table dict -> an HTML ``<table>`` with a caption, notes and column descriptions as tooltips."""
     columns = table["columns"]
@@ -124,7 +141,8 @@ def table_html(table: Mapping[str, Any]) -> str:
         parts.append(f'<th title="{html.escape(c["description"])}">{html.escape(c["label"])}</th>')
     parts.append("</tr></thead><tbody>")
     for row in table["rows"]:
-        cells = "".join(f"<td>{html.escape(format_cell(c['key'], row))}</td>" for c in columns)
+        cells = "".join(f"<td{_WORSE_CLASS if is_below_baseline(c['key'], row) else ''}>"
+                        f"{html.escape(format_cell(c['key'], row))}</td>" for c in columns)
         parts.append(f"<tr>{cells}</tr>")
     parts.append("</tbody></table></div>")
     notes = list(table.get("notes", []))
@@ -236,8 +254,27 @@ def _smooth(values: list[float], window: int) -> np.ndarray:
     return np.convolve(padded, kernel, mode="valid")
 
 
+def smoothing_window(points: int) -> int:
+    """Moving-average window (in logged values) of the loss plots: about a tenth of the points, at least 3;
+    1 (no average: raw values only) when fewer than 6 points were logged."""
+    return 1 if points < 6 else max(3, points // 10)
+
+
+def loss_plot_caption(records: Sequence[Mapping[str, Any]]) -> str:
+    """What :func:`plot_loss_curves` draws for these records, in words (raw only, or raw + moving average)."""
+    series = loss_series(records)
+    if not series:
+        return "no losses were logged"
+    points = max(len(ys) for _, ys in series.values())
+    window = smoothing_window(points)
+    if window <= 1:
+        return f"raw logged values ({points} per loss; too few for a moving average)"
+    return f"faint: raw logged values ({points} per loss); solid: moving average over {window} of them"
+
+
 def plot_loss_curves(records: Sequence[Mapping[str, Any]], path: str | Path, title: str) -> Path:
-    """One panel per loss term (raw values faint, moving average solid) against the training step."""
+    """One panel per loss term (raw values faint, moving average solid; :func:`smoothing_window`) against the
+    training step."""
     plt = _pyplot()
     series = loss_series(records)
     if not series:
@@ -252,9 +289,13 @@ def plot_loss_curves(records: Sequence[Mapping[str, Any]], path: str | Path, tit
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.8 * rows), squeeze=False)
     for ax, name in zip(axes.flat, names):
         xs, ys = series[name]
-        window = max(1, len(ys) // 20)
-        ax.plot(xs, ys, color="tab:blue", alpha=0.25, linewidth=0.8)
-        ax.plot(xs, _smooth(ys, window), color="tab:blue", linewidth=1.5)
+        window = smoothing_window(len(ys))
+        if window > 1:
+            ax.plot(xs, ys, color="tab:blue", alpha=0.3, linewidth=0.8, label="raw")
+            ax.plot(xs, _smooth(ys, window), color="tab:blue", linewidth=1.6, label=f"moving average ({window})")
+            ax.legend(fontsize=6, loc="upper right")
+        else:
+            ax.plot(xs, ys, color="tab:blue", linewidth=1.2, marker="o", markersize=2, label="raw")
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -412,14 +453,15 @@ class Section:
 
 
 _STYLE = """
-body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1200px;
+body { font-family: system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1360px;
        padding: 0 1em; color: #222; line-height: 1.45; }
 h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; margin-top: 2em; }
 .banner { background: #fff7e0; border: 1px solid #f0c36d; padding: 0.6em 1em; border-radius: 6px; }
-table.results { border-collapse: collapse; margin: 1em 0; font-size: 0.92em; }
+table.results { border-collapse: collapse; margin: 1em 0; font-size: 0.84em; }
 table.results caption { text-align: left; font-weight: 600; margin-bottom: 0.4em; }
-table.results th, table.results td { border: 1px solid #ccc; padding: 0.3em 0.6em; text-align: right; }
-table.results td { white-space: nowrap; }
+table.results th, table.results td { border: 1px solid #ccc; padding: 0.25em 0.4em; text-align: right; }
+table.results td { white-space: nowrap; } table.results td:first-child { white-space: normal; min-width: 7em; }
+table.results td.worse { background: #fde0dc; color: #8a1c12; font-weight: 600; }
 .table-scroll { overflow-x: auto; max-width: 100%; }
 table.results th:first-child, table.results td:first-child { text-align: left; }
 table.results th { background: #f3f3f3; cursor: help; }
@@ -529,8 +571,11 @@ window.addEventListener("load", function () {
                    .map(function (im) { return im.getAttribute("src"); });
   var out = document.createElement("pre");
   out.id = "pixelwise-image-check";
+  var clipped = Array.prototype.slice.call(document.querySelectorAll(".table-scroll"))
+                     .filter(function (d) { return d.scrollWidth > d.clientWidth + 1; })
+                     .map(function (d) { var t = d.querySelector("table"); return t ? t.id : "?"; });
   out.textContent = JSON.stringify({total: imgs.length, broken: broken,
-                                    tables: document.querySelectorAll("table").length});
+                                    tables: document.querySelectorAll("table").length, clipped: clipped});
   document.body.appendChild(out);
 });
 </script>
@@ -539,13 +584,15 @@ window.addEventListener("load", function () {
 
 @dataclass
 class BrowserCheck:
-    """What headless Chromium saw: image counts, broken image sources, tables, the screenshot."""
+    """What headless Chromium saw: image counts, broken image sources, tables, the screenshot, and the ids of
+    tables wider than their box at the window width (shown only behind a horizontal scroll bar)."""
 
     total_images: int
     broken_images: list[str]
     tables: int
     screenshot: Path | None
     screenshot_bytes: int
+    clipped_tables: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -574,7 +621,8 @@ def check_in_browser(html_path: str | Path, screenshot: str | Path | None = None
                      window_size: tuple[int, int] = (1280, 2400), timeout: float = 120.0) -> BrowserCheck:
     """Open ``html_path`` in headless Chromium: (1) a copy of the page with a small script appended (in the
     same folder so relative links resolve, deleted afterwards) reports, after the load event, every
-    ``<img>`` that is not ``complete`` with a positive ``naturalWidth``; the DOM is dumped and read back;
+    ``<img>`` that is not ``complete`` with a positive ``naturalWidth`` and every table that does not fit its
+    box at ``window_size``; the DOM is dumped and read back;
     (2) a screenshot of the unmodified page is taken (default: ``<report>/.browser-check.png``)."""
     html_path = Path(html_path).resolve()
     chromium = chromium or find_chromium()
@@ -584,8 +632,10 @@ def check_in_browser(html_path: str | Path, screenshot: str | Path | None = None
     probe_text = text.replace("</body>", _CHECK_SCRIPT + "</body>") if "</body>" in text else text + _CHECK_SCRIPT
     probe = html_path.parent / f".{html_path.stem}.browser-check.html"
     probe.write_text(probe_text, encoding="utf-8")
+    width, height = window_size
     try:
-        result = _run_chromium(chromium, ["--virtual-time-budget=15000", "--dump-dom", probe.as_uri()], timeout)
+        result = _run_chromium(chromium, [f"--window-size={width},{height}", "--virtual-time-budget=15000",
+                                          "--dump-dom", probe.as_uri()], timeout)
     finally:
         probe.unlink(missing_ok=True)
     marker = '<pre id="pixelwise-image-check">'
@@ -600,12 +650,12 @@ def check_in_browser(html_path: str | Path, screenshot: str | Path | None = None
     shot = Path(screenshot) if screenshot else html_path.parent / ".browser-check.png"
     shot = shot.resolve()
     shot.unlink(missing_ok=True)
-    width, height = window_size
     _run_chromium(chromium, [f"--screenshot={shot}", f"--window-size={width},{height}",
                              "--virtual-time-budget=15000", html_path.as_uri()], timeout)
     size = shot.stat().st_size if shot.exists() else 0
     return BrowserCheck(total_images=int(report["total"]), broken_images=list(report["broken"]),
-                        tables=int(report["tables"]), screenshot=shot if size else None, screenshot_bytes=size)
+                        tables=int(report["tables"]), screenshot=shot if size else None, screenshot_bytes=size,
+                        clipped_tables=list(report.get("clipped", [])))
 
 
 def screenshot_is_blank(path: str | Path) -> bool:
@@ -675,9 +725,47 @@ def _common_notes(results: Mapping[str, Any], n: int | None = None) -> list[str]
                      f"images instead.")
     if results.get("demo"):
         notes.append("Demo run: tiny models trained for minutes on bundled photos. The numbers show that the "
-                     "pipeline works end to end and how the models rank at this budget, not the models' quality "
-                     "at full size.")
+                     "pipeline works end to end and what these tiny models reach at this budget, not the models' "
+                     "quality at full size.")
     return notes
+
+
+def mark_below_baseline(rows: list[dict[str, Any]], keys: Sequence[str]) -> None:
+    """Set ``row["below_baseline"]`` on every row after the first (the baseline): the ``keys`` (PSNR columns,
+    higher is better) where the row's value is lower than the baseline's. Rows without a baseline value to
+    compare get an empty list."""
+    if not rows:
+        return
+    baseline = rows[0]
+    for row in rows[1:]:
+        row["below_baseline"] = [k for k in keys if _is_number(row.get(k)) and _is_number(baseline.get(k))
+                                 and float(row[k]) < float(baseline[k])]
+
+
+def baseline_sentences(rows: Sequence[Mapping[str, Any]], columns: Sequence[Column],
+                       consequence: str) -> list[str]:
+    """One plain sentence per model row that is worse than the baseline row (rows[0]) on PSNR, naming the
+    columns and the values; ``consequence`` says what that means for the task."""
+    if not rows:
+        return []
+    baseline = rows[0]
+    labels = {c["key"]: c["label"] for c in columns}
+    out = []
+    for row in rows[1:]:
+        worse = list(row.get("below_baseline") or ())
+        if not worse:
+            continue
+        key = "psnr" if "psnr" in worse else worse[0]
+        values = f"{float(row[key]):.2f} vs {float(baseline[key]):.2f} dB"
+        if len(worse) == 1:
+            where = f"{labels.get(key, key)}: {values}"
+        else:
+            every = len(worse) == sum(1 for k in labels if k.startswith("psnr"))
+            where = (f"{'every PSNR column' if every else ', '.join(labels.get(k, k) for k in worse)}; "
+                     f"{labels.get(key, key)} {values}")
+        out.append(f"{row['model']} is worse than the baseline ({baseline['model']}) on PSNR ({where}; marked "
+                   f"{BELOW_BASELINE_MARK}): {consequence}")
+    return out
 
 
 def study_table1(results: Mapping[str, Any]) -> dict[str, Any]:
@@ -686,7 +774,8 @@ def study_table1(results: Mapping[str, Any]) -> dict[str, Any]:
     fullsize_params, epochs, steps, train_seconds."""
     task = results["labels"]
     n = results.get("fid", {}).get("n")
-    columns = [column("model", "Model", "generator, trained by the study on the label-map task"),
+    columns = [column("model", "Model", "generator trained by the study on the label-map task, or the label-colour "
+                      "baseline: every label id painted with its mean colour over the training images (no model)"),
                column("fid", "FID (N)", _fid_description(n)),
                column("kid", "KID ×10³", _kid_description()),
                column("psnr", "PSNR (dB)", "peak signal-to-noise ratio against the real photo of each label map, "
@@ -695,13 +784,32 @@ def study_table1(results: Mapping[str, Any]) -> dict[str, Any]:
                column("ssim", "SSIM", "structural similarity against the real photo (same caveat as PSNR)"),
                *_runtime_columns(results, "labels")]
     rows = [_model_row(m, results) for m in task["models"]]
+    if task.get("baseline"):  # results.json of studies before the baseline existed have none
+        rows.insert(0, _baseline_row(results, task["baseline"], LABEL_BASELINE_NAME, "label-colour"))
+        mark_below_baseline(rows, ["psnr"])
     data = task.get("data", {})
     notes = [f"Evaluation data: {data.get('description', data.get('format', '?'))}; "
              f"{data.get('eval_images', '?')} images at {_size_text(data.get('size'))}."]
+    if task.get("baseline"):
+        notes.append("Baseline row (label colour): every label id painted with its mean colour over the training "
+                     "images; same evaluation images and metrics as the models.")
+        notes += baseline_sentences(rows, columns, "at this budget it reproduces the real photo less closely "
+                                                   "than painting each label with its mean colour.")
     notes += _common_notes(results)
     notes += [note for note in [busy_timing_note(results)] if note]
     return {"name": "table1", "title": "Table 1: label map → photo", "task": "labels", "study": results.get("study"),
             "device": results.get("device"), "columns": columns, "rows": rows, "notes": notes}
+
+
+LABEL_BASELINE_NAME = "Label colour (no model)"
+DEBLUR_BASELINE_NAME = "Blurred input (no model)"
+
+
+def _baseline_row(results: Mapping[str, Any], scores: Mapping[str, Any], name: str, key: str) -> dict[str, Any]:
+    available, reason = _fid_status(results)
+    return {"model": name, "key": key, "registry": None, **scores,
+            "fid_status": "ok" if available else f"unavailable: {reason}", "runtime_ms": None, "params": None,
+            "fullsize_runtime_ms": None, "fullsize_params": None}
 
 
 def _size_text(size: Any) -> str:
@@ -746,15 +854,15 @@ def study_table2(results: Mapping[str, Any]) -> dict[str, Any]:
                 column("fid", "FID (N)", _fid_description(n) + "; restored images of every strength vs sharp"),
                 column("kid", "KID ×10³", _kid_description()),
                 *_runtime_columns(results, "deblur")]
-    available, reason = _fid_status(results)
-    baseline = {"model": "Blurred input (no model)", "key": "input", "registry": None, **task.get("baseline", {}),
-                "fid_status": "ok" if available else f"unavailable: {reason}", "runtime_ms": None, "params": None,
-                "fullsize_runtime_ms": None, "fullsize_params": None}
+    baseline = _baseline_row(results, task.get("baseline", {}), DEBLUR_BASELINE_NAME, "input")
     rows = [baseline] + [_model_row(m, results) for m in task["models"]]
+    mark_below_baseline(rows, [f"psnr@{s}" for s in strengths] + ["psnr"])
     data = task.get("data", {})
     notes = [f"Evaluation data: {data.get('description', data.get('format', '?'))}; "
              f"{data.get('eval_images', '?')} sharp images at {_size_text(data.get('size'))}, each blurred at "
              f"every strength with a fixed seed (the same blurred inputs for every model)."]
+    notes += baseline_sentences(rows, columns, "where marked, it makes the blurred photos worse instead of "
+                                               "restoring them.")
     notes += _common_notes(results, n)
     notes += [note for note in [busy_timing_note(results)] if note]
     return {"name": "table2", "title": "Table 2: motion deblurring", "task": "deblur", "study": results.get("study"),
@@ -791,13 +899,46 @@ def busy_timing_note(results: Mapping[str, Any]) -> str | None:
             f"(CPU threads compete). Re-run on an idle machine for trustworthy timings.")
 
 
-def runtime_paragraphs(results: Mapping[str, Any]) -> list[str]:
-    """What the runtime chart measures, and a warning when the machine was busy."""
+def runtime_paragraphs(results: Mapping[str, Any], warn: bool = True) -> list[str]:
+    """What the runtime chart measures, and (``warn``) a warning when the machine was busy."""
     text = [f"Median wall-clock time per image (batch 1, pixelwise bench's function) on {results.get('device')}. "
             f"Study models are timed at their evaluation size with their trained architecture; the default-width "
             f"rows time each generator at its paper widths (random weights: speed does not depend on them)."]
-    note = busy_timing_note(results)
+    note = busy_timing_note(results) if warn else None
+    if not warn and busy_timing_note(results):
+        text.append("These timings were taken on a busy machine: see the warning at the top of the report.")
     return text + ([note] if note else [])
+
+
+def _without_notes(table: Mapping[str, Any], shown: set[str]) -> dict[str, Any]:
+    """A copy of ``table`` without the notes already shown elsewhere on the page (the banner)."""
+    return {**table, "notes": [n for n in table.get("notes", []) if n not in shown]}
+
+
+def run_files_paragraph(out_dir: Path, results: Mapping[str, Any]) -> str:
+    """What the training run folders really hold (read from disk, so that the report promises nothing the
+    study switched off: the demo turns off sample grids and TensorBoard events)."""
+    models = [m for task in ("labels", "deblur") for m in results[task]["models"] if m.get("run_dir")]
+    if not models:
+        return "No training runs are recorded in this study."
+    runs = [out_dir / m["run_dir"] for m in models]
+    have = ["config.yaml (the resolved run config)", "metrics.jsonl (losses and per-epoch metrics)"]
+    if any((r / "checkpoints").is_dir() for r in runs):
+        have.append("checkpoints/ (the final generator and discriminator, loadable by pixelwise infer / eval)")
+    missing = []
+    if any((r / "samples").is_dir() and any((r / "samples").iterdir()) for r in runs):
+        have.append("samples/ (input | output | target grids during training)")
+    else:
+        missing.append("samples/ grids (train.sample_every=0)")
+    if any(any(r.glob("events.out.tfevents*")) or any(r.glob("tensorboard/*")) for r in runs):
+        have.append("TensorBoard events")
+    else:
+        missing.append("TensorBoard events (train.tensorboard=false)")
+    text = f"Training runs are in runs/<model>/ and hold {', '.join(have)}."
+    if missing:
+        text += (f" This study switched off {' and '.join(missing)} to save time; set those options in the study's "
+                 f"train_overrides to get them.")
+    return text
 
 
 def write_study_report(out_dir: str | Path, results: Mapping[str, Any] | None = None) -> Path:
@@ -823,8 +964,9 @@ def write_study_report(out_dir: str | Path, results: Mapping[str, Any] | None = 
             name = f"{FIGURES_DIR}/loss_{model['key']}.png"
             records = read_jsonl(out_dir / model["run_dir"] / "metrics.jsonl") if model.get("run_dir") else []
             plot_loss_curves(records, out_dir / name, f"{model['name']}: training losses")
-            loss_figs.append(Figure(name, f"{model['name']}: losses per step (faint: raw; solid: moving "
-                                          f"average), from {model.get('run_dir', '?')}/metrics.jsonl"))
+            loss_figs.append(Figure(name, f"{model['name']}: losses against the training step "
+                                          f"({loss_plot_caption(records)}), from "
+                                          f"{model.get('run_dir', '?')}/metrics.jsonl"))
 
     metric_figs = []
     fid_info = results.get("fid", {})
@@ -859,35 +1001,41 @@ def write_study_report(out_dir: str | Path, results: Mapping[str, Any] | None = 
     busy = busy_timing_note(results)
     if busy:
         banner.append(busy)
+    # the caveats are shown once, in the banner: the tables on the page drop them (table*.md / .json keep them)
+    shown = set(banner) | set(_common_notes(results)) | set(_common_notes(results, n2)) | ({busy} if busy else set())
     if results.get("demo"):
         banner.append("Runtimes of the study models are of the demo widths on this machine; the default-width "
                       "rows time the paper-size generators at the stated size on the same machine.")
     sections = [
         Section("Table 1: label map → photo", [
             "ASAP-Net and pix2pixHD trained on the same label maps; scores on the evaluation split after the last "
-            "epoch. Also in table1.md and table1.json."], table=t1, anchor="table1"),
+            "epoch, with the label-colour baseline (no model) in the first row; a value marked ▼ is worse than the "
+            "baseline. Also in table1.md and table1.json."], table=_without_notes(t1, shown), anchor="table1"),
         Section("Table 2: motion deblurring", [
             "DeblurGAN and DeblurGAN-ASAP trained on graded synthetic motion blur; PSNR/SSIM per blur strength "
-            "and overall. Also in table2.md and table2.json."], table=t2, anchor="table2"),
-        Section("Runtime", runtime_paragraphs(results), figures=[runtime_fig], anchor="runtime"),
+            "and overall, with the blurred input (no model) in the first row; a value marked ▼ is worse than the "
+            "baseline. Also in table2.md and table2.json."], table=_without_notes(t2, shown), anchor="table2"),
+        Section("Runtime", runtime_paragraphs(results, warn=False), figures=[runtime_fig], anchor="runtime"),
     ]
     grids = []
     label_grid = results["labels"].get("grid")
     if label_grid:
-        grids.append(Figure(label_grid, "Label map → photo on evaluation images: label map | ASAP-Net | pix2pixHD "
-                                        "| real photo."))
+        names = " | ".join(m["name"] for m in results["labels"]["models"])
+        baseline = "label colour (the baseline) | " if results["labels"].get("baseline") else ""
+        grids.append(Figure(label_grid, f"Label map → photo on evaluation images: label map | {baseline}{names} "
+                                        f"| real photo."))
     for strength, src in (results["deblur"].get("grids") or {}).items():
-        grids.append(Figure(src, f"Blur strength {strength}: blurred input | DeblurGAN | DeblurGAN-ASAP | sharp."))
+        names = " | ".join(m["name"] for m in results["deblur"]["models"])
+        grids.append(Figure(src, f"Blur strength {strength}: blurred input (the baseline) | {names} | sharp."))
     if grids:
         sections.append(Section("Qualitative results", [], figures=grids, anchor="qualitative"))
     sections.append(Section("Metrics per epoch", [], figures=metric_figs, anchor="curves"))
     sections.append(Section("Training losses", [], figures=loss_figs, anchor="losses"))
-    files = [("table1.md", "table1.md / table1.json: Table 1"), ("table2.md", "table2.md / table2.json: Table 2"),
-             ("table1.json", "table1.json"), ("table2.json", "table2.json"),
+    files = [("table1.md", "table1.md: Table 1 (markdown)"), ("table1.json", "table1.json: Table 1 (JSON)"),
+             ("table2.md", "table2.md: Table 2 (markdown)"), ("table2.json", "table2.json: Table 2 (JSON)"),
              (RESULTS_NAME, f"{RESULTS_NAME}: every number of this report, per epoch")]
     if (out_dir / "study.yaml").exists():
         files.append(("study.yaml", "study.yaml: the resolved study config (rerun with pixelwise study study.yaml)"))
-    sections.append(Section("Files", ["Training runs (config.yaml, metrics.jsonl, checkpoints, samples) are in "
-                                      "runs/<model>/."], links=files, anchor="files"))
+    sections.append(Section("Files", [run_files_paragraph(out_dir, results)], links=files, anchor="files"))
     footer = f"pixelwise study, torch {results.get('torch', '?')}."
     return write_index_html(out_dir, f"pixelwise study: {results.get('study', '')}", sections, banner, footer)

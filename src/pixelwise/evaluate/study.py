@@ -200,7 +200,8 @@ def describe_device(device: Any) -> str:
                 break
     except OSError:
         pass
-    return f"CPU: {model}, {torch.get_num_threads()} threads"
+    threads = torch.get_num_threads()
+    return f"CPU: {model}, {threads} thread{'s' if threads != 1 else ''}"
 
 
 def machine_load() -> dict[str, Any] | None:
@@ -372,17 +373,16 @@ def evaluate_sets(model: Any, sets: list[EvalSet], device: Any, extractor: Any |
     return record
 
 
-class InputAsOutput:
-    """The do-nothing baseline of deblurring as a "model": returns its (blurred) input."""
+BASELINE_COLUMN = "label colour"  # the label task's baseline column in the qualitative grid
 
-    def __call__(self, x: Any) -> Any:
-        return x
 
-    def to(self, *args: Any, **kwargs: Any) -> InputAsOutput:
-        return self
+def task_baseline(task: str, data_config: Any) -> Any:
+    """The do-nothing baseline of a task, scored like a model: deblurring returns the blurred input; label map
+    -> photo paints every label id with its mean colour over the training images (the models' training split,
+    ``data.max_images`` included)."""
+    from pixelwise.evaluate.baselines import InputAsOutput, label_colour_baseline
 
-    def eval(self) -> InputAsOutput:
-        return self
+    return label_colour_baseline(data_config) if task == "labels" else InputAsOutput()
 
 
 def grid_samples(es: EvalSet, count: int) -> list[dict[str, Any]]:
@@ -592,9 +592,11 @@ def _run_task(config: StudyConfig, task: str, results: dict[str, Any], out_dir: 
     grid_sets = [(es, *_grid_inputs(task, es, section.grid_images)) for es in sets]
     outputs: dict[str, list[list[Any]]] = {}
     fullsize_models: dict[str, tuple[str, dict[str, Any]]] = {}
-    if task == "deblur":
-        task_result["baseline"] = evaluate_sets(InputAsOutput(), sets, device, extractor,
-                                                config.eval.batch_size, config.eval.kid_subsets)
+    baseline = task_baseline(task, data_config)
+    task_result["baseline"] = evaluate_sets(baseline, sets, device, extractor, config.eval.batch_size,
+                                            config.eval.kid_subsets)
+    baseline_outputs = [predict_samples(baseline, batches, es.data_config, device)
+                        for es, _, _, _, batches in grid_sets]
     for key, spec in specs.items():
         run_config = run_configs[key]
         if config.progress:
@@ -634,11 +636,15 @@ def _run_task(config: StudyConfig, task: str, results: dict[str, Any], out_dir: 
     first_final = task_result["models"][0]["final"] if task_result["models"] else {}
     results["fid"]["n" if task == "labels" else "n_deblur"] = first_final.get("fid_n")
     # qualitative grids: one per evaluation set (per blur strength for deblurring)
+    # label task: label map | label colour (the baseline) | models | photo; deblurring: the blurred input is
+    # both the first column and the baseline
     first, last = ("label map", "real photo") if task == "labels" else ("blurred input", "sharp")
-    column_titles = [first, *[specs[k].name for k in specs], last]
+    extra = [BASELINE_COLUMN] if task == "labels" else []
+    column_titles = [first, *extra, *[specs[k].name for k in specs], last]
     grids = {}
     for index, (es, shown, targets, names, _) in enumerate(grid_sets):
-        rows = [[shown[r], *[outputs[k][index][r] for k in specs], targets[r]] for r in range(len(shown))]
+        rows = [[shown[r], *([baseline_outputs[index][r]] if extra else []), *[outputs[k][index][r] for k in specs],
+                 targets[r]] for r in range(len(shown))]
         rel = f"{report.FIGURES_DIR}/grid_{task}{f'_s{es.label}' if es.label else ''}.png"
         title = f"blur strength {es.label}" if es.label else ("label map → photo" if task == "labels" else "")
         report.save_image_grid(rows, out_dir / rel, column_titles, names, title or None)

@@ -206,7 +206,9 @@ def _train(config: RunConfig, run_dir: Path, resume_from: Path | None, on_epoch_
     recipe = recipes.Recipe.from_config(config).to(device, memory_format)
     amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(tc.precision)
     scaler_g = torch.amp.GradScaler(device.type, enabled=tc.precision == "fp16")
-    scaler_d = torch.amp.GradScaler(device.type, enabled=tc.precision == "fp16")
+    # the critic's gradient penalty differentiates the scaled output twice: start lower than 2**16, which
+    # overflows it in fp16 on the first step (and with one critic step per G step there is no retry)
+    scaler_d = torch.amp.GradScaler(device.type, init_scale=2.0**8, enabled=tc.precision == "fp16")
     opt_d = _adam(list(d_raw.parameters()), config.optim.lr_d, config.optim.betas)
     step = epoch = batch_in_epoch = 0
     g_trains_global = recipes.trains_global(tc, 0)
@@ -301,7 +303,7 @@ def _train(config: RunConfig, run_dir: Path, resume_from: Path | None, on_epoch_
         d_raw.requires_grad_(False)
         g_raw.zero_grad(set_to_none=True)  # all of G: parameters outside opt_g must not accumulate
         with autocast:
-            g_loss, g_terms = recipe.generator_loss(d_plain, x, real, fake)
+            g_loss, g_terms = recipe.generator_loss(d_plain, x, real, fake, recipes.adversarial_factor(tc, step))
         scaler_g.scale(g_loss).backward()
         scaler_g.step(opt_g)
         scaler_g.update()
