@@ -9,7 +9,7 @@ import json
 import shutil
 import subprocess
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -28,8 +28,11 @@ window.addEventListener("load", function () {
                    .map(function (im) { return im.getAttribute("src"); });
   var out = document.createElement("pre");
   out.id = "pixelwise-image-check";
+  var clipped = Array.prototype.slice.call(document.querySelectorAll(".table-scroll"))
+                     .filter(function (d) { return d.scrollWidth > d.clientWidth + 1; })
+                     .map(function (d) { var t = d.querySelector("table"); return t ? t.id : "?"; });
   out.textContent = JSON.stringify({total: imgs.length, broken: broken,
-                                    tables: document.querySelectorAll("table").length});
+                                    tables: document.querySelectorAll("table").length, clipped: clipped});
   document.body.appendChild(out);
 });
 </script>
@@ -38,13 +41,15 @@ window.addEventListener("load", function () {
 
 @dataclass
 class BrowserCheck:
-    """What headless Chromium saw: image counts, broken image sources, tables, the screenshot."""
+    """What headless Chromium saw: image counts, broken image sources, tables, the screenshot, and the ids of
+    tables wider than their box at the window width (shown only behind a horizontal scroll bar)."""
 
     total_images: int
     broken_images: list[str]
     tables: int
     screenshot: Path | None
     screenshot_bytes: int
+    clipped_tables: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -73,7 +78,8 @@ def check_in_browser(html_path: str | Path, screenshot: str | Path | None = None
                      window_size: tuple[int, int] = (1280, 2400), timeout: float = 120.0) -> BrowserCheck:
     """Open ``html_path`` in headless Chromium: (1) a copy of the page with a small script appended (in the
     same folder so relative links resolve, deleted afterwards) reports, after the load event, every
-    ``<img>`` that is not ``complete`` with a positive ``naturalWidth``; the DOM is dumped and read back;
+    ``<img>`` that is not ``complete`` with a positive ``naturalWidth`` and every table that does not fit its
+    box at ``window_size``; the DOM is dumped and read back;
     (2) a screenshot of the unmodified page is taken (default: ``<report>/.browser-check.png``)."""
     html_path = Path(html_path).resolve()
     chromium = chromium or find_chromium()
@@ -83,8 +89,10 @@ def check_in_browser(html_path: str | Path, screenshot: str | Path | None = None
     probe_text = text.replace("</body>", _CHECK_SCRIPT + "</body>") if "</body>" in text else text + _CHECK_SCRIPT
     probe = html_path.parent / f".{html_path.stem}.browser-check.html"
     probe.write_text(probe_text, encoding="utf-8")
+    width, height = window_size
     try:
-        result = _run_chromium(chromium, ["--virtual-time-budget=15000", "--dump-dom", probe.as_uri()], timeout)
+        result = _run_chromium(chromium, [f"--window-size={width},{height}", "--virtual-time-budget=15000",
+                                          "--dump-dom", probe.as_uri()], timeout)
     finally:
         probe.unlink(missing_ok=True)
     marker = '<pre id="pixelwise-image-check">'
@@ -99,12 +107,12 @@ def check_in_browser(html_path: str | Path, screenshot: str | Path | None = None
     shot = Path(screenshot) if screenshot else html_path.parent / ".browser-check.png"
     shot = shot.resolve()
     shot.unlink(missing_ok=True)
-    width, height = window_size
     _run_chromium(chromium, [f"--screenshot={shot}", f"--window-size={width},{height}",
                              "--virtual-time-budget=15000", html_path.as_uri()], timeout)
     size = shot.stat().st_size if shot.exists() else 0
     return BrowserCheck(total_images=int(report["total"]), broken_images=list(report["broken"]),
-                        tables=int(report["tables"]), screenshot=shot if size else None, screenshot_bytes=size)
+                        tables=int(report["tables"]), screenshot=shot if size else None, screenshot_bytes=size,
+                        clipped_tables=list(report.get("clipped", [])))
 
 
 def screenshot_is_blank(path: str | Path) -> bool:
@@ -114,6 +122,5 @@ def screenshot_is_blank(path: str | Path) -> bool:
     with Image.open(path) as image:
         array = np.asarray(image.convert("L"))
     return bool(array.size == 0 or array.max() == array.min())
-
 
 __all__ = ["BrowserCheck", "check_in_browser", "find_chromium", "screenshot_is_blank"]

@@ -22,6 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("report", help="report folder (holding index.html) or an HTML file")
     parser.add_argument("--screenshot", default=None, help="where to save the screenshot (default: a temp file)")
+    parser.add_argument("--width", type=int, default=1400, help="browser window width in px (default 1400)")
     args = parser.parse_args(argv)
     page = Path(args.report)
     if page.is_dir():
@@ -39,12 +40,13 @@ def main(argv: list[str] | None = None) -> int:
         import tempfile
 
         shot = Path(tempfile.mkdtemp(prefix="pixelwise-report-")) / "screenshot.png"
-    check = browser_check.check_in_browser(page, screenshot=shot)
+    check = browser_check.check_in_browser(page, screenshot=shot, window_size=(args.width, 2400))
     blank = check.screenshot is None or browser_check.screenshot_is_blank(check.screenshot)
     print(f"browser: {check.total_images} images, {len(check.broken_images)} broken "
           f"{check.broken_images or ''}, {check.tables} tables, screenshot {shot} "
-          f"({check.screenshot_bytes} bytes{', BLANK' if blank else ''})")
-    return 0 if check.ok and not missing and not blank else 1
+          f"({check.screenshot_bytes} bytes{', BLANK' if blank else ''}), tables wider than the "
+          f"{args.width}-px window: {check.clipped_tables or 'none'}")
+    return 0 if check.ok and not missing and not blank and not check.clipped_tables else 1
 
 
 if __name__ == "__main__":

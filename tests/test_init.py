@@ -41,8 +41,35 @@ def test_pytorch_scheme_changes_nothing_and_unknown_is_refused():
         init_weights(model, "kaiming")
 
 
-@pytest.mark.parametrize(("preset", "scheme"), [("asapnet-tiny", "xavier"), ("deblurgan-asap-tiny", "xavier"),
+@pytest.mark.parametrize(("preset", "scheme"), [("asapnet-cityscapes", "xavier"), ("deblurgan-asap-tiny", "xavier"),
                                                 ("deblurgan-tiny", "normal"), ("pix2pixhd-tiny", "normal")])
 def test_presets_use_their_papers_init(preset, scheme):
     config = load_run_config(preset, [])
     assert config.model.init == scheme and config.discriminator.init == scheme
+
+
+def test_asapnet_tiny_starts_from_a_shared_mlp():
+    """asapnet-tiny's small-budget init: the paper's xavier discriminator, the generator's per-pixel MLPs one
+    He-initialised MLP in the bias of the low-res stream's last conv (model.init pytorch keeps it)."""
+    from pixelwise.train.recipes import build_generator
+
+    config = load_run_config("asapnet-tiny", [])
+    assert config.discriminator.init == "xavier" and config.model.init == "pytorch"
+    torch.manual_seed(0)
+    generator = build_generator(config)
+    last = generator.lowres_stream.model[-1]
+    assert last.weight.abs().max() < 0.05 and last.bias.std() > 0.2  # small per-cell part, a real shared MLP
+    official = pixelwise.create_model("asapnet", label_nc=8, downsampling=8, learned_ds_factor=8, lr_width=8,
+                                      lr_max_width=16, lr_depth=2, hr_width=8, hr_depth=3)
+    init_weights(official, "xavier")
+    x = torch.zeros(2, official.config.in_channels, 64, 128)
+    x[:, 3, :, :64] = 1.0  # label 3 on the left half, label 5 on the right
+    x[:, 5, :, 64:] = 1.0
+
+    def contrast(model) -> float:  # how differently the two labels come out
+        with torch.no_grad():
+            y = model(x)
+        return float((y[..., :64].mean((0, 2, 3)) - y[..., 64:].mean((0, 2, 3))).abs().max())
+
+    assert official(x).abs().max() < 0.05 and contrast(official) < 0.01  # official init: ~flat 0 (mid-gray)
+    assert contrast(generator) > 0.05  # the labels already map to different colours

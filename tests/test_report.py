@@ -156,19 +156,21 @@ def test_browser_check_catches_broken_image(tmp_path: Path) -> None:
     assert sorted(check.broken_images) == ["bad.png", "gone.png"] and not check.ok
 
 
-def _synthetic_results(out: Path, fid_available: bool = True) -> dict:
-    """A results.json as pixelwise.study.runner writes it, with fake run dirs and grids."""
+def _synthetic_results(out: Path, fid_available: bool = True, strengths: tuple[float, ...] = (0.25, 1.0)) -> dict:
+    """A results.json as pixelwise.study.runner writes it, with fake run dirs and grids. Final PSNRs: ASAP-Net
+    13.0 (label-colour baseline 12.5), pix2pixHD 11.5 (below it); DeblurGAN(-ASAP) psnr@0.25 22.75 (below the
+    blurred input's 25.0), psnr@1 22.0 (above its 18.0)."""
     rng = np.random.default_rng(1)
-    strengths = [0.25, 1.0]
+    strengths = list(strengths)
 
-    def model(key: str, name: str, deblur: bool) -> dict:
+    def model(key: str, name: str, deblur: bool, shift: float = 0.0) -> dict:
         run = out / "runs" / key
         run.mkdir(parents=True)
         lines = [json.dumps({"step": i, "epoch": i // 5, "loss/G": float(rng.random())}) for i in range(15)]
         (run / "metrics.jsonl").write_text("\n".join(lines) + "\n")
         epochs = []
         for e in (1, 2, 3):
-            rec = {"epoch": e, "step": 5 * e, "psnr": 10.0 + e, "ssim": 0.1 * e,
+            rec = {"epoch": e, "step": 5 * e, "psnr": 10.0 + e + shift, "ssim": 0.1 * e,
                    "fid": 300.0 - e if fid_available else None, "fid_n": 6, "kid": 0.1 / e if fid_available else None,
                    "kid_std": 0.01 if fid_available else None}
             if deblur:
@@ -190,10 +192,13 @@ def _synthetic_results(out: Path, fid_available: bool = True) -> dict:
         "fid": {"available": fid_available, "reason": None if fid_available else "no Inception weights", "n": 6},
         "bench": {"size": [32, 64], "fullsize": {"status": "ok", "size": [256, 512]}},
         "labels": {"data": {"format": "bundled-labels", "eval_images": 6, "size": [32, 64]},
-                   "models": [model("asapnet", "ASAP-Net", False), model("pix2pixhd", "pix2pixHD", False)],
+                   "models": [model("asapnet", "ASAP-Net", False), model("pix2pixhd", "pix2pixHD", False, -1.5)],
+                   "baseline": {"psnr": 12.5, "ssim": 0.3, "fid": 310.0 if fid_available else None, "fid_n": 6,
+                                "kid": 0.2 if fid_available else None, "kid_std": 0.0},
                    "grid": f"{html.FIGURES_DIR}/grid_labels.png"},
         "deblur": {"strengths": strengths, "data": {"format": "bundled-blur", "eval_images": 3, "size": [32, 64]},
-                   "baseline": {"psnr@0.25": 25.0, "ssim@0.25": 0.8, "psnr@1": 18.0, "ssim@1": 0.5, "psnr": 21.5,
+                   "baseline": {**{f"psnr@{s:g}": 25.0 - 7.0 * (s - 0.25) / 0.75 for s in strengths},
+                                **{f"ssim@{s:g}": 0.8 - 0.3 * s for s in strengths}, "psnr": 21.5,
                                 "ssim": 0.65, "fid": 50.0 if fid_available else None, "fid_n": 6},
                    "models": [model("deblurgan", "DeblurGAN", True), model("deblurgan-asap", "DeblurGAN-ASAP", True)],
                    "grids": {"1": f"{html.FIGURES_DIR}/grid_s1.png"}},
@@ -209,12 +214,14 @@ def test_study_report_from_results(tmp_path: Path, fid_available: bool) -> None:
     assert html.missing_links(index) == []
     t1 = json.loads((tmp_path / "table1.json").read_text())
     t2 = json.loads((tmp_path / "table2.json").read_text())
-    assert [r["model"] for r in t1["rows"]] == ["ASAP-Net", "pix2pixHD"]
+    assert [r["model"] for r in t1["rows"]] == ["Label colour (no model)", "ASAP-Net", "pix2pixHD"]
+    assert [r["key"] for r in t1["rows"]] == ["label-colour", "asapnet", "pix2pixhd"]
     assert [r["model"] for r in t2["rows"]] == ["Blurred input (no model)", "DeblurGAN", "DeblurGAN-ASAP"]
+    assert t2["rows"][0]["key"] == "input"
     keys2 = [c["key"] for c in t2["columns"]]
     assert {"psnr@0.25", "ssim@0.25", "psnr@1", "ssim@1", "psnr", "ssim", "fid", "kid", "runtime_ms", "params",
             "fullsize_runtime_ms"} <= set(keys2)
-    row = t1["rows"][0]
+    row = t1["rows"][1]
     assert row["psnr"] == 13.0 and row["fid_n"] == 6 and row["epochs"] == 3 and row["runtime_ms"] == 2.5
     md1 = (tmp_path / "table1.md").read_text()
     if fid_available:
@@ -225,6 +232,7 @@ def test_study_report_from_results(tmp_path: Path, fid_available: bool) -> None:
         assert "FID/KID unavailable: no Inception weights" in md1 and "| n/a |" in md1
     page = index.read_text()
     assert "Demo run: tiny models" in page and "CPU: test (2 threads)" in page
+    assert "label colour (the baseline)" in page  # the grid caption names the baseline column
     for name in ("loss_asapnet", "loss_deblurgan-asap", "metrics_labels", "metrics_deblur", "runtime"):
         assert _png_ok(tmp_path / html.FIGURES_DIR / f"{name}.png")
 
@@ -244,6 +252,80 @@ def test_busy_machine_timing_warning(tmp_path: Path) -> None:
     results["bench"]["load_before_fullsize"] = {"load1": 3.4, "cpus": 2, "torch_threads": 2}
     note = tables.busy_timing_note(typed(results))
     assert note is not None and "3.4 on 2 CPUs" in note
-    index = html.write_study_report(tmp_path, typed(results))
+    index = html.write_study_report(tmp_path, results)
     assert "other programs were running" in index.read_text()
     assert any("other programs" in n for n in json.loads((tmp_path / "table2.json").read_text())["notes"])
+
+
+def test_rows_worse_than_the_baseline_are_marked_and_said(tmp_path: Path) -> None:
+    _synthetic_results(tmp_path)
+    index = html.write_study_report(tmp_path)
+    t1 = json.loads((tmp_path / "table1.json").read_text())
+    t2 = json.loads((tmp_path / "table2.json").read_text())
+    assert "below_baseline" not in t1["rows"][0]  # the baseline itself
+    assert t1["rows"][1]["below_baseline"] == [] and t1["rows"][2]["below_baseline"] == ["psnr"]
+    assert t2["rows"][1]["below_baseline"] == ["psnr@0.25", "psnr"]  # 22.75 < 25.0, 13.0 < 21.5; psnr@1 22 > 18
+    md1, md2 = (tmp_path / "table1.md").read_text(), (tmp_path / "table2.md").read_text()
+    assert f"| 11.50 {tables.BELOW_BASELINE_MARK} |" in md1 and f"| 13.00 {tables.BELOW_BASELINE_MARK}" not in md1
+    sentences = [n for n in t1["notes"] if "is worse than the baseline" in n]
+    assert len(sentences) == 1 and sentences[0].startswith("pix2pixHD is worse than the baseline (Label colour")
+    assert "on PSNR (PSNR (dB): 11.50 vs 12.50 dB; marked" in sentences[0]
+    assert sum("is worse than the baseline" in n for n in t2["notes"]) == 2  # both deblurring models
+    assert f"22.75 {tables.BELOW_BASELINE_MARK}" in md2
+    page = index.read_text()
+    assert page.count('class="worse"') == 1 + 2 * 2 and "pix2pixHD is worse than the baseline" in page
+
+
+def test_worse_row_marks_every_psnr_column() -> None:
+    rows = [{"model": "base", "psnr": 20.0, "psnr@1": 18.0}, {"model": "m", "psnr": 19.0, "psnr@1": 17.0},
+            {"model": "ok", "psnr": 21.0, "psnr@1": None}]
+    tables.mark_below_baseline(rows, ["psnr@1", "psnr"])
+    assert rows[1]["below_baseline"] == ["psnr@1", "psnr"] and rows[2]["below_baseline"] == []
+    columns = [tables.column("psnr@1", "PSNR s=1", "x"), tables.column("psnr", "PSNR all", "x")]
+    (sentence,) = tables.baseline_sentences(rows, columns, "it damages the photos.")
+    assert sentence == ("m is worse than the baseline (base) on PSNR (every PSNR column; PSNR all 19.00 vs 20.00 dB; "
+                        f"marked {tables.BELOW_BASELINE_MARK}): it damages the photos.")
+
+
+def test_report_says_each_caveat_once(tmp_path: Path) -> None:
+    results = _synthetic_results(tmp_path)
+    results["bench"]["load_before_fullsize"] = {"load1": 3.4, "cpus": 2, "torch_threads": 2}
+    page = html.write_study_report(tmp_path, results).read_text()
+    for phrase in ("other programs were running", "Demo run: tiny models", "FID/KID are computed from only"):
+        assert page.count(phrase) == 1, phrase
+    for phrase in ("other programs were running", "Demo run: tiny models"):  # the md files stay self-contained
+        assert phrase in (tmp_path / "table1.md").read_text() and phrase in (tmp_path / "table2.md").read_text()
+    _, links = html.html_links(tmp_path / "index.html")
+    for name in ("table1.md", "table1.json", "table2.md", "table2.json", "results.json"):
+        assert links.count(name) == 1, name
+
+
+def test_files_section_says_what_the_runs_hold(tmp_path: Path) -> None:
+    results = _synthetic_results(tmp_path)
+    page = html.write_study_report(tmp_path, results).read_text()
+    assert "switched off samples/ grids (train.sample_every=0) and TensorBoard events" in page
+    for key in ("asapnet", "deblurgan"):
+        (tmp_path / "runs" / key / "samples").mkdir()
+        (tmp_path / "runs" / key / "samples" / "step_2.png").write_bytes(b"x")
+        (tmp_path / "runs" / key / "tensorboard").mkdir()
+        (tmp_path / "runs" / key / "tensorboard" / "events.out.tfevents.1").write_bytes(b"x")
+    page = html.write_study_report(tmp_path, results).read_text()
+    assert "switched off" not in page and "samples/ (input | output | target grids" in page
+    assert "TensorBoard events" in page
+
+
+def test_loss_plot_caption_matches_what_is_drawn() -> None:
+    many = [{"step": i, "g_total": float(i % 5)} for i in range(36)]
+    few = [{"step": i, "g_total": 1.0} for i in range(4)]
+    assert plots.smoothing_window(36) == 3 and plots.smoothing_window(100) == 10 and plots.smoothing_window(5) == 1
+    assert "solid: moving average over 3" in plots.loss_plot_caption(many)
+    assert "raw logged values (4 per loss; too few" in plots.loss_plot_caption(few)
+    assert plots.loss_plot_caption([]) == "no losses were logged"
+
+
+@pytest.mark.skipif(not HAS_CHROMIUM, reason="headless Chromium not installed (Debian package `chromium`)")
+def test_study_tables_fit_a_1400px_window(tmp_path: Path) -> None:
+    _synthetic_results(tmp_path, strengths=(0.25, 0.5, 0.75, 1.0))  # the demo's width of table 2
+    index = html.write_study_report(tmp_path)
+    check = browser_check.check_in_browser(index, screenshot=tmp_path / "shot.png", window_size=(1400, 2000))
+    assert check.tables == 2 and check.clipped_tables == []

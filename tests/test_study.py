@@ -73,8 +73,13 @@ def test_table1_fields(tiny_study: study.StudyOutput) -> None:
     assert keys[:5] == ["model", "fid", "kid", "psnr", "ssim"]
     assert {"runtime_ms", "params", "fullsize_runtime_ms", "fullsize_params"} <= set(keys)
     assert all(c["description"] for c in table["columns"])
-    assert [r["model"] for r in table["rows"]] == ["ASAP-Net", "pix2pixHD"]
-    for row in table["rows"]:
+    assert [r["model"] for r in table["rows"]] == ["Label colour (no model)", "ASAP-Net", "pix2pixHD"]
+    baseline = table["rows"][0]
+    assert baseline["key"] == "label-colour" and baseline["fid_n"] == 2 and baseline["runtime_ms"] is None
+    assert baseline["psnr"] > 0 and 0 < baseline["ssim"] <= 1
+    for row in table["rows"][1:]:
+        assert isinstance(row["below_baseline"], list)
+        assert (row["below_baseline"] == ["psnr"]) == (row["psnr"] < baseline["psnr"])
         assert row["fid_n"] == 2 and row["epochs"] == 2 and row["steps"] == 2
         assert row["psnr"] > 0 and 0 < row["ssim"] <= 1
         assert row["runtime_ms"] > 0 and row["params"] > 0 and row["fullsize_params"] > row["params"]

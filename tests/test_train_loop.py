@@ -78,7 +78,7 @@ def test_run_directory_layout_and_cli(tmp_path):
     assert record["model"] == "deblurgan" and record["discriminator"]["model"] == "patchgan"
     assert record["run_config"]["train"]["max_steps"] == 4
     line = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
-    assert {"step", "epoch", "g_content", "d_gp", "lr_g", "lr_d", "time"} <= set(line) and line["step"] == 4
+    assert {"step", "epoch", "g_mse", "g_gan", "d_gp", "lr_g", "lr_d", "time"} <= set(line) and line["step"] == 4
     state = torch.load(run / "checkpoints" / "step_4" / "training_state.pt", weights_only=True)
     assert state["step"] == 4 and {"python", "numpy", "torch"} <= set(state["rng"][0])
     # without --resume an existing run is refused; with --resume auto a finished run has nothing to do
@@ -147,14 +147,15 @@ KILL_SCRIPT = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize("preset", ["deblurgan-tiny", "asapnet-tiny"])
-def test_killed_run_resumes_bit_exactly(preset, tmp_path):
+@pytest.mark.parametrize("preset, extra", [("deblurgan-tiny", "train.gan_warmup_steps=3"),
+                                           ("asapnet-tiny", "train.gan_warmup_steps=0")])
+def test_killed_run_resumes_bit_exactly(preset, extra, tmp_path):
     """8 steps straight == 4 steps, SIGKILL, resume to 8: generator, discriminator and optimizer states are
     bit-identical. 3 samples per epoch, so the kill lands mid-epoch and the run crosses epoch boundaries;
-    deblurgan-tiny has dropout, random crops/blur kernels and the WGAN-GP interpolation, asapnet-tiny
-    spectral-norm buffers."""
+    deblurgan-tiny has dropout, random crops/blur kernels, the WGAN-GP interpolation and a GAN warm-up whose
+    ramp the kill interrupts (off for steps 0-2, ramping over 3-5), asapnet-tiny spectral-norm buffers."""
     overrides = small(preset, "train.max_steps=8", "train.checkpoint_every=2", "data.max_images=3",
-                      "train.log_every=1")
+                      "train.log_every=1", extra)
     straight = train(load_run_config(preset, overrides), tmp_path / "straight")
 
     killed = tmp_path / "killed"
@@ -253,7 +254,7 @@ def test_local_enhancer_trains_only_the_enhancer_first(tmp_path):
 
 def test_missing_vgg_weights_stop_before_training(tmp_path, monkeypatch):
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    config = load_run_config("deblurgan-tiny", small("deblurgan-tiny", "loss.vgg_weights=imagenet"))
+    config = load_run_config("deblurgan-tiny", small("deblurgan-tiny", "loss.content=100", "loss.vgg_weights=imagenet"))
     with pytest.raises(PixelwiseError, match=r"vgg19-dcbb9e9d\.pth.*loss\.vgg_weights"):
         train(config, tmp_path / "run")
     assert not (tmp_path / "run").exists()

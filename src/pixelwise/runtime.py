@@ -81,7 +81,9 @@ def describe_device(device: torch.device, style: str = "long") -> str:
         name = torch.cuda.get_device_name(device)
         return name if style == "short" else f"{name} (CUDA {torch.version.cuda})"
     threads = torch.get_num_threads()
-    return f"{cpu_name()} ({threads} threads)" if style == "short" else f"CPU: {cpu_name()}, {threads} threads"
+    if style == "short":
+        return f"{cpu_name()} ({threads} threads)"
+    return f"CPU: {cpu_name()}, {threads} thread{'s' if threads != 1 else ''}"
 
 
 def machine_load() -> dict[str, Any] | None:

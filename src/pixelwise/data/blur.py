@@ -1,5 +1,6 @@
 """Synthetic camera-shake blur: random trajectories after Boracchi & Foi (2012), as DeblurGAN (Kupyn et al.,
-2018) used them, re-implemented with the published implementation's flaws fixed.
+2018) used them (anxiety drawn from its six exploration levels, 0.003-0.01), re-implemented with the published
+implementation's flaws fixed.
 
 A trajectory is a 2-D random walk of constant speed (so of fixed path length) whose velocity is perturbed by
 Gaussian shake, pulled back toward the start (inertia), and now and then jerked by an impulsive turn. Its
@@ -28,6 +29,10 @@ import torch.nn.functional as F
 REFERENCE_LENGTH = 60.0  # trajectories are drawn at the paper's 60-pixel scale, then normalised to length 1
 NUM_STEPS = 2000  # samples along a full trajectory
 MAX_STEP_PX = 0.25  # densify the path so consecutive samples are at most this far apart when rasterised
+# The "anxiety" (exploration) of the walk, drawn from the levels DeblurGAN generated its training blur with
+# (Kupyn et al. 2018): near-straight (0.003) to gently curved (0.01) camera paths whose length is the blur
+# extent. Boracchi & Foi's default, uniform in [0, 0.1], curls a 60-pixel path into a ~2-pixel blob.
+ANXIETY_LEVELS = (0.01, 0.009, 0.008, 0.007, 0.005, 0.003)
 
 
 @dataclass
@@ -58,7 +63,7 @@ def random_trajectories(rng: np.random.Generator, count: int = 1,
     inertia = 0.7 * rng.random(count)  # pull toward the start ("centripetal" term)
     impulse_prob = 0.2 * rng.random(count)
     shake = 10.0 * rng.random(count)  # Gaussian shake amplitude
-    anxiety = 0.1 * rng.random(count)
+    anxiety = rng.choice(np.asarray(ANXIETY_LEVELS), size=count)  # DeblurGAN's exploration levels
     angle = 2.0 * math.pi * rng.random(count)
     gauss = rng.standard_normal((num_steps - 1, count)) + 1j * rng.standard_normal((num_steps - 1, count))
     jerk_draw = rng.random((num_steps - 1, count))

@@ -33,7 +33,10 @@ the high-res stream (both paths) :mod:`pixelwise.models.asapnet_mlp`.
 
 from __future__ import annotations
 
+import math
+
 import torch
+from torch import nn
 
 from pixelwise.models.asapnet_config import ASAPNetConfig
 from pixelwise.models.asapnet_lowres import LowResStream, tent_downsample, tent_downsample_labels, tent_kernel_1d
@@ -75,6 +78,45 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
         self.hr_kernel: HRKernel | None = None
         # (device, dtype) -> (S, 2 log2 S) encoding table; plain attribute, never in the state_dict
         self._encoding_cache: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
+        if config.shared_mlp_init:
+            self.shared_mlp_init_()
+        if config.zero_init_output:
+            self.zero_init_output_()
+
+    def shared_mlp_init_(self, cell_gain: float = 0.02, seed: int | None = None) -> None:
+        """Start the hyper-network from a working per-pixel MLP (an initialisation for short runs; not the
+        official one). The low-res stream's last 1x1 conv predicts every cell's MLP as W f(cell) + b. With the
+        official init (xavier, gain 0.02, bias 0) every predicted MLP weight is ~0, so only the last layer's
+        bias receives a gradient at first: the untrained output is a flat colour per cell and learning the
+        label -> colour map takes thousands of steps. Here b holds one MLP shared by all cells, He-initialised
+        (N(0, 2/fan_in) for LeakyReLU layers, N(0, 1/fan_in) for the tanh layer, biases 0, the positional-
+        encoding rows of the first layer 0 so that the start is free of a per-cell pattern), and W is
+        xavier-normal with ``cell_gain``, so the cells start alike and differ as training asks."""
+        cfg = self.config
+        last = self.lowres_stream.model[-1]
+        channels = cfg.mlp_channels
+        generator = torch.Generator().manual_seed(seed) if seed is not None else None
+        parts = []
+        for i, (nci, nco) in enumerate(zip(channels[:-1], channels[1:])):
+            std = math.sqrt((1.0 if i == len(channels) - 2 else 2.0) / nci)
+            weight = torch.randn(nci, nco, generator=generator) * std
+            if i == 0:
+                weight[cfg.hr_pixel_channels:] = 0.0
+            parts += [torch.zeros(nco), weight.reshape(-1)]  # split_mlp_params: bias, then input-major weight
+        with torch.no_grad():
+            nn.init.xavier_normal_(last.weight, gain=cell_gain)
+            last.bias.copy_(torch.cat(parts).to(last.bias))
+
+    def zero_init_output_(self) -> None:
+        """Zero the rows of the low-res stream's last 1x1 conv that predict the per-pixel MLP's last layer
+        (its weight and bias): every pixel's MLP then outputs tanh(0) = 0, so with ``global_residual`` the
+        untrained generator is the identity; the gradient reaches those rows from the first step."""
+        last = self.lowres_stream.model[-1]
+        nci, nco = self.config.mlp_channels[-2:]
+        rows = nco + nci * nco  # split_mlp_params: the last layer's bias then weight end the parameter vector
+        with torch.no_grad():
+            last.weight[-rows:].zero_()
+            last.bias[-rows:].zero_()
 
     @property
     def hr_path(self) -> str:

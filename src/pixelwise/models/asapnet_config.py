@@ -28,6 +28,10 @@ class ASAPNetConfig:
     padding: Literal["zero", "reflect", "replicate"] = "zero"
     output_nc: int = 3
     global_residual: bool = False  # output = clamp(input + G(input), -1, 1) (RGB mode, DeblurGAN-ASAP)
+    zero_init_output: bool = False  # the predicted last MLP layer starts at 0: with global_residual, the identity
+    # fresh weights only: the per-pixel MLPs start as one He-initialised MLP shared by every cell (in the bias of
+    # the low-res stream's last conv) plus a small per-cell part; see ASAPNetGenerator.shared_mlp_init_
+    shared_mlp_init: bool = False
     hr_path: Literal["fast", "reference"] = "fast"  # how the high-res stream is computed; same function
 
     @property

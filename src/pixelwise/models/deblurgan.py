@@ -27,6 +27,10 @@ class DeblurGANConfig:
     norm: Literal["instance", "batch"] = "instance"
     dropout: bool = True
     learn_residual: bool = True
+    zero_init_output: bool = False  # last conv starts at 0: with learn_residual the untrained model is the identity
+    # decoder upsampling: "transposed" (the official 3x3 stride-2 transposed convs) or "resize-conv" (nearest x2
+    # then a 3x3 conv, Odena et al. 2016: no uneven kernel overlap, so no checkerboard pattern at the start)
+    upsampling: Literal["transposed", "resize-conv"] = "transposed"
 
     @property
     def size_multiple(self) -> int:
@@ -52,6 +56,8 @@ class ResnetGenerator(PretrainedModel):
 
     def __init__(self, config: DeblurGANConfig | None = None) -> None:
         config = config or DeblurGANConfig()
+        if config.upsampling not in ("transposed", "resize-conv"):
+            raise ValueError(f"upsampling={config.upsampling!r}: use 'transposed' or 'resize-conv'")
         super().__init__(config)
         ngf, norm = config.ngf, config.norm
         bias = norm == "instance"  # the official code drops conv biases only before BatchNorm
@@ -65,11 +71,26 @@ class ResnetGenerator(PretrainedModel):
         layers += [ResnetBlock(ngf * mult, norm, dropout=config.dropout, bias=bias) for _ in range(config.n_blocks)]
         for i in range(config.n_downsampling):
             mult = 2 ** (config.n_downsampling - i)
-            layers += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1,
-                                          bias=bias),
-                       norm_2d(norm, ngf * mult // 2), nn.ReLU(True)]
+            if config.upsampling == "resize-conv":
+                up: list[nn.Module] = [nn.Upsample(scale_factor=2, mode="nearest"),
+                                       nn.Conv2d(ngf * mult, ngf * mult // 2, 3, padding=1, bias=bias)]
+            else:
+                up = [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1,
+                                         bias=bias)]
+            layers += [*up, norm_2d(norm, ngf * mult // 2), nn.ReLU(True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, config.output_nc, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
+        if config.zero_init_output:
+            self.zero_init_output_()
+
+    def zero_init_output_(self) -> None:
+        """Zero the last conv (weight and bias): G(x) = tanh(0) = 0, so with ``learn_residual`` the output
+        is the input until training moves it (gradients reach the last conv at once, the rest next step)."""
+        last = [m for m in self.model if isinstance(m, nn.Conv2d)][-1]
+        with torch.no_grad():
+            last.weight.zero_()
+            if last.bias is not None:
+                last.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         m = self.config.size_multiple

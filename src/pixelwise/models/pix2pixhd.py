@@ -37,6 +37,10 @@ class Pix2PixHDConfig:
     n_local_enhancers: int = 1
     n_blocks_local: int = 3
     norm: Literal["instance", "batch"] = "instance"
+    # decoder upsampling: "transpose" = the official 3x3 stride-2 transposed convs; "resize" = nearest 2x then a
+    # 3x3 conv (same widths; no checkerboard from uneven kernel overlap, Odena et al. 2016). Official
+    # checkpoints are "transpose" (state_dict keys differ: model.<i>.weight vs model.<i>.1.weight)
+    upsample: Literal["transpose", "resize"] = "transpose"
 
     @property
     def onehot_channels(self) -> int:
@@ -73,6 +77,15 @@ class Pix2PixHDConfig:
         return dict(ngf=4, n_blocks_global=1, n_blocks_local=1)
 
 
+def _upsample(config: Pix2PixHDConfig, in_ch: int, out_ch: int) -> nn.Module:
+    """The decoder's 2x upsampling layer (one module, so the indices of the layers after it stay official)."""
+    if config.upsample == "resize":
+        return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(in_ch, out_ch, 3, padding=1))
+    if config.upsample != "transpose":
+        raise ValueError(f"upsample={config.upsample!r}: use 'transpose' or 'resize'")
+    return nn.ConvTranspose2d(in_ch, out_ch, 3, stride=2, padding=1, output_padding=1)
+
+
 def _global_layers(config: Pix2PixHDConfig, ngf: int, with_output: bool) -> list[nn.Module]:
     norm = config.norm
     layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(config.input_nc, ngf, 7), norm_2d(norm, ngf),
@@ -85,8 +98,7 @@ def _global_layers(config: Pix2PixHDConfig, ngf: int, with_output: bool) -> list
     layers += [ResnetBlock(ngf * mult, norm) for _ in range(config.n_blocks_global)]
     for i in range(config.n_downsample_global):
         mult = 2 ** (config.n_downsample_global - i)
-        layers += [nn.ConvTranspose2d(ngf * mult, ngf * mult // 2, 3, stride=2, padding=1, output_padding=1),
-                   norm_2d(norm, ngf * mult // 2), nn.ReLU(True)]
+        layers += [_upsample(config, ngf * mult, ngf * mult // 2), norm_2d(norm, ngf * mult // 2), nn.ReLU(True)]
     if with_output:
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, config.output_nc, 7), nn.Tanh()]
     return layers
@@ -131,8 +143,7 @@ class LocalEnhancer(_SizeChecked):
             down = [nn.ReflectionPad2d(3), nn.Conv2d(config.input_nc, ngf, 7), norm_2d(norm, ngf), nn.ReLU(True),
                     nn.Conv2d(ngf, ngf * 2, 3, stride=2, padding=1), norm_2d(norm, ngf * 2), nn.ReLU(True)]
             up: list[nn.Module] = [ResnetBlock(ngf * 2, norm) for _ in range(config.n_blocks_local)]
-            up += [nn.ConvTranspose2d(ngf * 2, ngf, 3, stride=2, padding=1, output_padding=1), norm_2d(norm, ngf),
-                   nn.ReLU(True)]
+            up += [_upsample(config, ngf * 2, ngf), norm_2d(norm, ngf), nn.ReLU(True)]
             if n == n_enh:
                 up += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, config.output_nc, 7), nn.Tanh()]
             setattr(self, f"model{n}_1", nn.Sequential(*down))

@@ -1,6 +1,7 @@
 """What the study evaluates on and how: evaluation sets (per blur strength for deblurring, evenly spaced over
-the split, kept in memory), one scoring pass over all of a task's sets with ``pixelwise eval``'s function, the
-do-nothing deblurring baseline, the Inception network with its feature cache, and the qualitative grids' samples."""
+the split, kept in memory), one scoring pass over all of a task's sets with ``pixelwise eval``'s function, each
+task's do-nothing baseline (:mod:`pixelwise.metrics.baselines`), the Inception network with its feature cache,
+and the qualitative grids' samples."""
 
 from __future__ import annotations
 
@@ -127,17 +128,16 @@ def evaluate_sets(model: Any, sets: list[EvalSet], device: Any, extractor: Any |
     return record
 
 
-class InputAsOutput:
-    """The do-nothing baseline of deblurring as a "model": returns its (blurred) input."""
+BASELINE_COLUMN = "label colour"  # the label task's baseline column in the qualitative grid
 
-    def __call__(self, x: Any) -> Any:
-        return x
 
-    def to(self, *args: Any, **kwargs: Any) -> InputAsOutput:
-        return self
+def task_baseline(task: str, data_config: Any) -> Any:
+    """The do-nothing baseline of a task, scored like a model: deblurring returns the blurred input; label map
+    -> photo paints every label id with its mean colour over the training images (the models' training split,
+    ``data.max_images`` included)."""
+    from pixelwise.metrics.baselines import InputAsOutput, label_colour_baseline
 
-    def eval(self) -> InputAsOutput:
-        return self
+    return label_colour_baseline(data_config) if task == "labels" else InputAsOutput()
 
 
 def grid_samples(es: EvalSet, count: int) -> list[dict[str, Any]]:

@@ -75,8 +75,27 @@ def _smooth(values: list[float], window: int) -> np.ndarray:
     return np.convolve(padded, kernel, mode="valid")
 
 
+def smoothing_window(points: int) -> int:
+    """Moving-average window (in logged values) of the loss plots: about a tenth of the points, at least 3;
+    1 (no average: raw values only) when fewer than 6 points were logged."""
+    return 1 if points < 6 else max(3, points // 10)
+
+
+def loss_plot_caption(records: Sequence[Mapping[str, Any]]) -> str:
+    """What :func:`plot_loss_curves` draws for these records, in words (raw only, or raw + moving average)."""
+    series = loss_series(records)
+    if not series:
+        return "no losses were logged"
+    points = max(len(ys) for _, ys in series.values())
+    window = smoothing_window(points)
+    if window <= 1:
+        return f"raw logged values ({points} per loss; too few for a moving average)"
+    return f"faint: raw logged values ({points} per loss); solid: moving average over {window} of them"
+
+
 def plot_loss_curves(records: Sequence[Mapping[str, Any]], path: str | Path, title: str) -> Path:
-    """One panel per loss term (raw values faint, moving average solid) against the training step."""
+    """One panel per loss term (raw values faint, moving average solid; :func:`smoothing_window`) against the
+    training step."""
     plt = pyplot()
     series = loss_series(records)
     if not series:
@@ -91,9 +110,13 @@ def plot_loss_curves(records: Sequence[Mapping[str, Any]], path: str | Path, tit
     fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 2.8 * rows), squeeze=False)
     for ax, name in zip(axes.flat, names):
         xs, ys = series[name]
-        window = max(1, len(ys) // 20)
-        ax.plot(xs, ys, color="tab:blue", alpha=0.25, linewidth=0.8)
-        ax.plot(xs, _smooth(ys, window), color="tab:blue", linewidth=1.5)
+        window = smoothing_window(len(ys))
+        if window > 1:
+            ax.plot(xs, ys, color="tab:blue", alpha=0.3, linewidth=0.8, label="raw")
+            ax.plot(xs, _smooth(ys, window), color="tab:blue", linewidth=1.6, label=f"moving average ({window})")
+            ax.legend(fontsize=6, loc="upper right")
+        else:
+            ax.plot(xs, ys, color="tab:blue", linewidth=1.2, marker="o", markersize=2, label="raw")
         ax.set_title(name, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -189,4 +212,5 @@ def runtime_groups(results: StudyResults) -> dict[str, dict[str, float | None]]:
     return groups
 
 
-__all__ = ["loss_series", "plot_loss_curves", "plot_metric_curves", "plot_runtime_bars", "read_jsonl", "runtime_groups"]
+__all__ = ["loss_plot_caption", "loss_series", "plot_loss_curves", "plot_metric_curves", "plot_runtime_bars",
+           "read_jsonl", "runtime_groups", "smoothing_window"]

@@ -42,13 +42,14 @@ from pixelwise.study.config import (
     study_config_dict,
 )
 from pixelwise.study.evalsets import (
+    BASELINE_COLUMN,
     EvalSet,
-    InputAsOutput,
     build_eval_sets,
     evaluate_sets,
     grid_inputs,
     load_inception,
     predict_samples,
+    task_baseline,
 )
 from pixelwise.study.results import (
     RESULTS_NAME,
@@ -247,10 +248,11 @@ def _run_task(config: StudyConfig, task: str, results: StudyResults, out_dir: Pa
     grid_sets = [(es, *grid_inputs(task, es, section.grid_images)) for es in sets]
     outputs: dict[str, list[list[Any]]] = {}
     fullsize_models: dict[str, tuple[str, dict[str, Any]]] = {}
-    if task == "deblur":
-        record = evaluate_sets(InputAsOutput(), sets, device, extractor, config.eval.batch_size,
-                               config.eval.kid_subsets)
-        task_result.baseline = scores_from_record(record)
+    baseline = task_baseline(task, data_config)
+    task_result.baseline = scores_from_record(evaluate_sets(baseline, sets, device, extractor, config.eval.batch_size,
+                                                            config.eval.kid_subsets))
+    baseline_outputs = [predict_samples(baseline, batches, es.data_config, device)
+                        for es, _, _, _, batches in grid_sets]
     for key, spec in specs.items():
         model, outputs[key] = _train_one(config, task, key, spec, run_configs[key], results, out_dir, sets, device,
                                          extractor, [(es, batches) for es, _, _, _, batches in grid_sets])
@@ -263,12 +265,15 @@ def _run_task(config: StudyConfig, task: str, results: StudyResults, out_dir: Pa
         results.fid.n = n
     else:
         results.fid.n_deblur = n
-    # qualitative grids: one per evaluation set (per blur strength for deblurring)
+    # qualitative grids: one per evaluation set (per blur strength for deblurring); label task: label map | label
+    # colour (the baseline) | models | photo; deblurring: the blurred input is both the first column and the baseline
     first, last = ("label map", "real photo") if task == "labels" else ("blurred input", "sharp")
-    column_titles = [first, *[specs[k].name for k in specs], last]
+    extra = [BASELINE_COLUMN] if task == "labels" else []
+    column_titles = [first, *extra, *[specs[k].name for k in specs], last]
     grids = {}
     for index, (es, shown, targets, names, _) in enumerate(grid_sets):
-        rows = [[shown[r], *[outputs[k][index][r] for k in specs], targets[r]] for r in range(len(shown))]
+        rows = [[shown[r], *([baseline_outputs[index][r]] if extra else []), *[outputs[k][index][r] for k in specs],
+                 targets[r]] for r in range(len(shown))]
         rel = f"{html.FIGURES_DIR}/grid_{task}{f'_s{es.label}' if es.label else ''}.png"
         title = f"blur strength {es.label}" if es.label else ("label map → photo" if task == "labels" else "")
         save_image_grid(rows, out_dir / rel, column_titles, names, title or None)

@@ -45,8 +45,24 @@ def format_params(value: Any) -> str:
     return f"{int(value)}"
 
 
+BELOW_BASELINE_MARK = "▼"  # after a value that is worse than the table's baseline row (``row["below_baseline"]``)
+LABEL_BASELINE_NAME = "Label colour (no model)"
+DEBLUR_BASELINE_NAME = "Blurred input (no model)"
+
+
+def is_below_baseline(key: str, row: Mapping[str, Any]) -> bool:
+    """True where ``row[key]`` is worse than the table's baseline row (listed in ``row["below_baseline"]``)."""
+    return key in (row.get("below_baseline") or ())
+
+
 def format_cell(key: str, row: Mapping[str, Any]) -> str:
-    """The human rendering of ``row[key]`` (the same in markdown and HTML)."""
+    """The human rendering of ``row[key]`` (the same in markdown and HTML), marked with
+    :data:`BELOW_BASELINE_MARK` where the value is worse than the table's baseline."""
+    text = _format_value(key, row)
+    return f"{text} {BELOW_BASELINE_MARK}" if is_below_baseline(key, row) else text
+
+
+def _format_value(key: str, row: Mapping[str, Any]) -> str:
     value = row.get(key)
     if key in ("fid",) or key.startswith("fid@"):
         n_key = "fid_n" if key == "fid" else key.replace("fid@", "fid_n@")
@@ -166,8 +182,8 @@ def common_notes(results: StudyResults, n: int | None = None) -> list[str]:
                      f"images instead.")
     if results.demo:
         notes.append("Demo run: tiny models trained for minutes on bundled photos. The numbers show that the "
-                     "pipeline works end to end and how the models rank at this budget, not the models' quality "
-                     "at full size.")
+                     "pipeline works end to end and what these tiny models reach at this budget, not the models' "
+                     "quality at full size.")
     return notes
 
 
@@ -212,6 +228,48 @@ def _model_row(model: ModelResult, results: StudyResults) -> dict[str, Any]:
     return row
 
 
+def mark_below_baseline(rows: list[dict[str, Any]], keys: list[str]) -> None:
+    """Set ``row["below_baseline"]`` on every row after the first (the baseline): the ``keys`` (PSNR columns,
+    higher is better) where the row's value is lower than the baseline's. Rows without a baseline value to
+    compare get an empty list."""
+    if not rows:
+        return
+    baseline = rows[0]
+    for row in rows[1:]:
+        row["below_baseline"] = [k for k in keys if _is_number(row.get(k)) and _is_number(baseline.get(k))
+                                 and float(row[k]) < float(baseline[k])]
+
+
+def baseline_sentences(rows: list[dict[str, Any]], columns: list[Column], consequence: str) -> list[str]:
+    """One plain sentence per model row that is worse than the baseline row (rows[0]) on PSNR, naming the
+    columns and the values; ``consequence`` says what that means for the task."""
+    if not rows:
+        return []
+    baseline = rows[0]
+    labels = {c["key"]: c["label"] for c in columns}
+    out = []
+    for row in rows[1:]:
+        worse = list(row.get("below_baseline") or ())
+        if not worse:
+            continue
+        key = "psnr" if "psnr" in worse else worse[0]
+        values = f"{float(row[key]):.2f} vs {float(baseline[key]):.2f} dB"
+        if len(worse) == 1:
+            where = f"{labels.get(key, key)}: {values}"
+        else:
+            every = len(worse) == sum(1 for k in labels if k.startswith("psnr"))
+            where = (f"{'every PSNR column' if every else ', '.join(labels.get(k, k) for k in worse)}; "
+                     f"{labels.get(key, key)} {values}")
+        out.append(f"{row['model']} is worse than the baseline ({baseline['model']}) on PSNR ({where}; marked "
+                   f"{BELOW_BASELINE_MARK}): {consequence}")
+    return out
+
+
+def _baseline_row(results: StudyResults, scores: Scores | None, name: str, key: str) -> dict[str, Any]:
+    return {"model": name, "key": key, "registry": None, **_score_fields(scores), "fid_status": fid_status(results),
+            "runtime_ms": None, "params": None, "fullsize_runtime_ms": None, "fullsize_params": None}
+
+
 def _data_note(results: StudyResults, task: str, what: str) -> str:
     data = results.task(task).data
     return (f"Evaluation data: {data.description or data.format or '?'}; "
@@ -223,7 +281,8 @@ def study_table1(results: StudyResults) -> dict[str, Any]:
     fid_status, kid, kid_std, psnr, ssim, runtime_ms, runtime_size, params, fullsize_runtime_ms,
     fullsize_params, epochs, steps, train_seconds."""
     n = results.fid.n
-    columns = [column("model", "Model", "generator, trained by the study on the label-map task"),
+    columns = [column("model", "Model", "generator trained by the study on the label-map task, or the label-colour "
+                      "baseline: every label id painted with its mean colour over the training images (no model)"),
                column("fid", "FID (N)", _fid_description(n)),
                column("kid", "KID ×10³", _kid_description()),
                column("psnr", "PSNR (dB)", "peak signal-to-noise ratio against the real photo of each label map, "
@@ -232,7 +291,16 @@ def study_table1(results: StudyResults) -> dict[str, Any]:
                column("ssim", "SSIM", "structural similarity against the real photo (same caveat as PSNR)"),
                *_runtime_columns(results, "labels")]
     rows = [_model_row(m, results) for m in results.labels.models]
+    baseline = results.labels.baseline
+    if baseline is not None:  # results.json of studies before the baseline existed have none
+        rows.insert(0, _baseline_row(results, baseline, LABEL_BASELINE_NAME, "label-colour"))
+        mark_below_baseline(rows, ["psnr"])
     notes = [_data_note(results, "labels", "images") + "."]
+    if baseline is not None:
+        notes.append("Baseline row (label colour): every label id painted with its mean colour over the training "
+                     "images; same evaluation images and metrics as the models.")
+        notes += baseline_sentences(rows, columns, "at this budget it reproduces the real photo less closely "
+                                                   "than painting each label with its mean colour.")
     notes += common_notes(results)
     notes += [note for note in [busy_timing_note(results)] if note]
     return {"name": "table1", "title": "Table 1: label map → photo", "task": "labels", "study": results.study,
@@ -258,13 +326,13 @@ def study_table2(results: StudyResults) -> dict[str, Any]:
                 column("fid", "FID (N)", _fid_description(n) + "; restored images of every strength vs sharp"),
                 column("kid", "KID ×10³", _kid_description()),
                 *_runtime_columns(results, "deblur")]
-    baseline = {"model": "Blurred input (no model)", "key": "input", "registry": None,
-                **_score_fields(task.baseline),
-                "fid_status": fid_status(results), "runtime_ms": None, "params": None,
-                "fullsize_runtime_ms": None, "fullsize_params": None}
-    rows = [baseline] + [_model_row(m, results) for m in task.models]
+    rows = [_baseline_row(results, task.baseline, DEBLUR_BASELINE_NAME, "input")]
+    rows += [_model_row(m, results) for m in task.models]
+    mark_below_baseline(rows, [f"psnr@{s}" for s in strengths] + ["psnr"])
     notes = [_data_note(results, "deblur", "sharp images") + ", each blurred at every strength with a fixed seed "
              "(the same blurred inputs for every model)."]
+    notes += baseline_sentences(rows, columns, "where marked, it makes the blurred photos worse instead of "
+                                               "restoring them.")
     notes += common_notes(results, n)
     notes += [note for note in [busy_timing_note(results)] if note]
     return {"name": "table2", "title": "Table 2: motion deblurring", "task": "deblur", "study": results.study,
@@ -272,5 +340,20 @@ def study_table2(results: StudyResults) -> dict[str, Any]:
             "columns": columns, "rows": rows, "notes": notes}
 
 
-__all__ = ["busy_timing_note", "column", "common_notes", "format_cell", "format_params", "study_table1",
-           "study_table2", "table_markdown", "write_table"]
+__all__ = [
+    "BELOW_BASELINE_MARK",
+    "DEBLUR_BASELINE_NAME",
+    "LABEL_BASELINE_NAME",
+    "baseline_sentences",
+    "busy_timing_note",
+    "column",
+    "common_notes",
+    "format_cell",
+    "format_params",
+    "is_below_baseline",
+    "mark_below_baseline",
+    "study_table1",
+    "study_table2",
+    "table_markdown",
+    "write_table",
+]

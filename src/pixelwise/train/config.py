@@ -51,7 +51,8 @@ class LossConfig:
     feature_matching: float = 10.0  # discriminator feature matching
     vgg: float = 10.0  # VGG19 perceptual loss (relu1_1..relu5_1, L1)
     content: float = 0.0  # DeblurGAN content loss (VGG19 conv3_3, MSE)
-    l1: float = 0.0  # pixel L1 to the target
+    l1: float = 0.0  # pixel L1 to the target (a content term from step 0; see train.gan_warmup_steps)
+    mse: float = 0.0  # pixel mean squared error to the target (the loss PSNR measures; from step 0 as l1)
     vgg_weights: str = "imagenet"  # imagenet (torch.hub cache file) | random (untrained features) | a path
     vgg_normalize: bool = True  # ImageNet mean/std normalisation of [-1, 1] images before VGG
 
@@ -79,6 +80,10 @@ class TrainConfig:
     max_steps: int | None = None  # stop after this many steps (None: after epochs + decay_epochs)
     decay_steps: int = 0  # also decay linearly to 0 over the last decay_steps of max_steps (short runs)
     critic_steps: int = 1  # discriminator updates per generator update (DeblurGAN: 5)
+    # content before adversary: the generator's adversarial and feature-matching terms are off for the first
+    # gan_warmup_steps steps, then ramp in linearly over the next gan_warmup_steps (0: on from step 0, as the
+    # papers). The discriminator trains throughout. See recipes.adversarial_factor.
+    gan_warmup_steps: int = 0
     fix_global_epochs: int = 0  # pix2pixhd-local: train only the enhancer for this many epochs
     batch_size: int = 1  # per process
     num_workers: int = 0  # DataLoader workers per process (> 0: resumes are exact at epoch boundaries only)
@@ -119,7 +124,8 @@ class RunConfig:
         non_negative = {"train.epochs": t.epochs, "train.decay_epochs": t.decay_epochs,
                         "train.decay_steps": t.decay_steps, "train.fix_global_epochs": t.fix_global_epochs,
                         "train.num_workers": t.num_workers, "train.sample_every": t.sample_every,
-                        "train.checkpoint_every": t.checkpoint_every}
+                        "train.checkpoint_every": t.checkpoint_every,
+                        "train.gan_warmup_steps": t.gan_warmup_steps}
         for key, value in non_negative.items():
             if value < 0:
                 raise PixelwiseError(f"{key}={value} must be >= 0")
@@ -136,9 +142,15 @@ class RunConfig:
             )
         if not t.device.startswith(("auto", "cpu", "cuda")):
             raise PixelwiseError(f"train.device={t.device!r}: use auto, cpu, cuda or cuda:N")
-        for key in ("gan_weight", "d_weight", "gp_weight", "feature_matching", "vgg", "content", "l1"):
+        for key in ("gan_weight", "d_weight", "gp_weight", "feature_matching", "vgg", "content", "l1", "mse"):
             if getattr(loss, key) < 0:
                 raise PixelwiseError(f"loss.{key}={getattr(loss, key)} must be >= 0")
+        if t.gan_warmup_steps and not (loss.l1 > 0 or loss.mse > 0 or loss.vgg > 0 or loss.content > 0):
+            raise PixelwiseError(
+                f"train.gan_warmup_steps={t.gan_warmup_steps} switches the adversarial terms off at first, which "
+                f"leaves nothing to train: set loss.l1 (or loss.mse / loss.vgg / loss.content) above 0, or the "
+                f"warm-up to 0"
+            )
         if self.optim.lr_g <= 0 or self.optim.lr_d <= 0:
             raise PixelwiseError("optim.lr_g and optim.lr_d must be > 0")
 

@@ -7,6 +7,7 @@
 - Which generator parameters are trained (:func:`generator_parameters`: pix2pixHD's local enhancer trains
   only the enhancer for the first ``fix_global_epochs`` epochs, Wang et al. 2018, Sec. 3.2).
 - The learning-rate schedule (:func:`lr_factor`: constant, then linear decay to 0, as in all four papers).
+- The adversarial warm-up (:func:`adversarial_factor`: content losses first, the GAN terms ramped in).
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ def build_generator(config: RunConfig) -> nn.Module:
             raise
         raise PixelwiseError(f"model.options do not make a valid {config.model.name}: {exc}") from exc
     init_weights(generator, config.model.init)
+    if getattr(model_cfg, "zero_init_output", False):
+        generator.zero_init_output_()  # after init_weights, which would overwrite it
     if config.model.init_from:
         init_generator(generator, config.model.init_from)
     return generator
@@ -154,6 +157,17 @@ def lr_factor(config: TrainConfig, step: int, epoch: int) -> float:
     return factor
 
 
+def adversarial_factor(config: TrainConfig, step: int) -> float:
+    """Weight multiplier of the generator's adversarial and feature-matching terms during 0-based step
+    ``step``: 0 for the first ``gan_warmup_steps`` steps, then a linear ramp to 1 over the next
+    ``gan_warmup_steps`` (``(step - N + 1) / N``), 1 after. It depends on the step alone, so resumed runs
+    follow the same schedule. ``gan_warmup_steps=0``: always 1 (the papers)."""
+    warmup = config.gan_warmup_steps
+    if warmup <= 0:
+        return 1.0
+    return min(1.0, max(0.0, (step - warmup + 1) / warmup))
+
+
 def total_steps(config: TrainConfig, steps_per_epoch: int) -> int:
     """Length of the run in steps: ``max_steps`` or (epochs + decay_epochs) full epochs, whichever is first."""
     by_epochs = (config.epochs + config.decay_epochs) * steps_per_epoch
@@ -221,17 +235,26 @@ class Recipe:
         return total, terms
 
     def generator_loss(self, discriminator: nn.Module, condition: torch.Tensor, real: torch.Tensor,
-                       fake: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                       fake: torch.Tensor, adversarial: float = 1.0) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """``adversarial`` (:func:`adversarial_factor`) scales the GAN and feature-matching terms; at 0 the
+        discriminator is not run and those terms are logged as 0."""
         cfg = self.loss
         terms: dict[str, torch.Tensor] = {}
-        if cfg.gan_weight > 0 or cfg.feature_matching > 0:
+        if adversarial <= 0:
+            zero = fake.new_zeros((), dtype=torch.float32)
+            if cfg.feature_matching > 0:
+                terms["g_fm"] = zero
+            if cfg.gan_weight > 0:
+                terms["g_gan"] = zero
+        elif cfg.gan_weight > 0 or cfg.feature_matching > 0:
             if cfg.feature_matching > 0:
                 fake_out, real_out = self.discriminate(discriminator, condition, fake, real)
-                terms["g_fm"] = cfg.feature_matching * losses.feature_matching_loss(fake_out, real_out)
+                terms["g_fm"] = adversarial * cfg.feature_matching * losses.feature_matching_loss(fake_out, real_out)
             else:
                 fake_out = discriminator(self.discriminator_input(condition, fake))
             if cfg.gan_weight > 0:
-                terms["g_gan"] = cfg.gan_weight * losses.generator_loss(fake_out, cfg.gan, cfg.gan_reduction)
+                terms["g_gan"] = adversarial * cfg.gan_weight * losses.generator_loss(fake_out, cfg.gan,
+                                                                                      cfg.gan_reduction)
         if self.vgg is not None:
             vgg_terms = self.vgg(fake, real)
             if "vgg" in vgg_terms:
@@ -240,6 +263,8 @@ class Recipe:
                 terms["g_content"] = cfg.content * vgg_terms["content"]
         if cfg.l1 > 0:
             terms["g_l1"] = cfg.l1 * torch.nn.functional.l1_loss(fake.float(), real.float())
+        if cfg.mse > 0:
+            terms["g_mse"] = cfg.mse * torch.nn.functional.mse_loss(fake.float(), real.float())
         if not terms:
             raise PixelwiseError("every generator loss weight is 0: set loss.gan_weight, loss.vgg, ... above 0")
         total = torch.stack(list(terms.values())).sum()

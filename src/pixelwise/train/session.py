@@ -121,7 +121,9 @@ class Session:
         self.recipe = recipes.Recipe.from_config(config).to(self.device, self.memory_format)
         self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(tc.precision)
         self.scaler_g = torch.amp.GradScaler(self.device.type, enabled=tc.precision == "fp16")
-        self.scaler_d = torch.amp.GradScaler(self.device.type, enabled=tc.precision == "fp16")
+        # the critic's gradient penalty differentiates the scaled output twice: start lower than 2**16, which
+        # overflows it in fp16 on the first step (and with one critic step per G step there is no retry)
+        self.scaler_d = torch.amp.GradScaler(self.device.type, init_scale=2.0**8, enabled=tc.precision == "fp16")
         self.opt_d = _adam(list(self.d_raw.parameters()), config.optim.lr_d, config.optim.betas)
 
     def restore(self, resume_from: Path | None) -> dict[str, Any] | None:
@@ -222,7 +224,8 @@ class Session:
         d_raw.requires_grad_(False)
         g_raw.zero_grad(set_to_none=True)  # all of G: parameters outside opt_g must not accumulate
         with autocast:
-            g_loss, g_terms = recipe.generator_loss(self.d_plain, x, real, fake)
+            g_loss, g_terms = recipe.generator_loss(self.d_plain, x, real, fake,
+                                                    recipes.adversarial_factor(tc, self.step))
         scaler_g.scale(g_loss).backward()
         scaler_g.step(self.opt_g)
         scaler_g.update()
