@@ -30,7 +30,9 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from pixelwise import losses
 from pixelwise.config import save_yaml, to_dict
+from pixelwise.data import preflight
 from pixelwise.errors import PixelwiseError
+from pixelwise.fileio import make_dirs
 from pixelwise.train import checkpoint, distributed, recipes
 from pixelwise.train.config import RunConfig
 from pixelwise.train.monitor import Monitor, colorize, label_palette
@@ -188,6 +190,10 @@ def _train(config: RunConfig, run_dir: Path, resume_from: Path | None, on_epoch_
     seed_everything(tc.seed)
     if dataset is None:
         dataset = build_dataset(config.data, split=config.data.split, train=True)
+    if config.data.validate != "off":  # every file looked at before the first step, on rank 0 only
+        report = preflight.problems_message(*preflight.find_problems(dataset, config.data.validate, tc.progress),
+                                            config.data.validate) if info.is_main else None
+        preflight.raise_if(distributed.broadcast_object(report, info))
     sampler = ResumableSampler(dataset, info.world_size, info.rank, tc.seed)
     steps_per_epoch = sampler.num_samples // tc.batch_size
     if steps_per_epoch < 1:
@@ -250,7 +256,7 @@ def _train(config: RunConfig, run_dir: Path, resume_from: Path | None, on_epoch_
 
     # --- run directory -----------------------------------------------------------------------------------
     if info.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(run_dir)
         checkpoint.remove_partial(run_dir)
         save_yaml(config, run_dir / CONFIG_YAML)
     monitor = Monitor(run_dir, info.is_main, tc.tensorboard, step)
@@ -329,7 +335,7 @@ def _train(config: RunConfig, run_dir: Path, resume_from: Path | None, on_epoch_
             sampler.set_epoch(epoch)
             sampler.start = batch_in_epoch * tc.batch_size
             loader_generator.manual_seed(tc.seed * 1_000_003 + epoch)  # worker seeds per epoch
-            for batch in loader:
+            for batch in preflight.worker_errors(loader):
                 factor = recipes.lr_factor(tc, step, epoch)
                 for group in opt_g.param_groups:
                     group["lr"] = config.optim.lr_g * factor
