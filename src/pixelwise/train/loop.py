@@ -33,6 +33,7 @@ from pixelwise.config import save_yaml, to_dict
 from pixelwise.data import preflight
 from pixelwise.errors import PixelwiseError
 from pixelwise.fileio import make_dirs
+from pixelwise.models.checks import check_state_shapes
 from pixelwise.train import checkpoint, distributed, recipes
 from pixelwise.train.config import RunConfig
 from pixelwise.train.monitor import Monitor, colorize, label_palette
@@ -220,6 +221,8 @@ def _train(config: RunConfig, run_dir: Path, resume_from: Path | None, on_epoch_
     if resume_from is not None:
         loaded = checkpoint.load_checkpoint(resume_from)
         state = loaded["training_state"]
+        for net, key, section in ((g_raw, "generator", "model"), (d_raw, "discriminator", "discriminator")):
+            check_state_shapes(net, loaded[key], str(resume_from / f"{key}.safetensors"), f"the {section}: section")
         try:
             g_raw.load_state_dict(loaded["generator"])
             d_raw.load_state_dict(loaded["discriminator"])
