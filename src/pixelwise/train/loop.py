@@ -36,13 +36,10 @@ from pixelwise.fileio import make_dirs
 from pixelwise.models.checks import check_state_shapes
 from pixelwise.train import checkpoint, distributed, recipes
 from pixelwise.train.config import RunConfig
+from pixelwise.train.guards import DivergenceGuard, TrainingDivergedError  # the error is public here too
 from pixelwise.train.monitor import Monitor, colorize, label_palette
 
 CONFIG_YAML = "config.yaml"
-
-
-class TrainingDivergedError(PixelwiseError):
-    """A loss became NaN or infinite; nothing was saved after the last good checkpoint."""
 
 
 @dataclass
@@ -329,6 +326,7 @@ def _train(config: RunConfig, run_dir: Path, resume_from: Path | None, on_epoch_
     final_path: Path | None = None
     g_raw.train()
     d_raw.train()
+    guard = DivergenceGuard(g_raw, d_raw, config.loss.gan, config.loss.gp_weight)
     try:
         while step < total:
             if not g_trains_global and recipes.trains_global(tc, epoch):
@@ -349,6 +347,7 @@ def _train(config: RunConfig, run_dir: Path, resume_from: Path | None, on_epoch_
                 batch_in_epoch += 1
                 window_steps += 1
                 _check_finite(terms, info, step, epoch, run_dir)
+                guard.check(terms, info, step, epoch, run_dir)
                 epoch_done = batch_in_epoch >= steps_per_epoch
                 if epoch_done:
                     epoch += 1
