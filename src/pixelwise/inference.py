@@ -298,6 +298,13 @@ def translate_image(model: nn.Module, image_or_labels: torch.Tensor, instance: t
             from pixelwise.data.semantic import instance_edges
 
             data["edge"] = instance_edges(pad_to_multiple(inst, m, "replicate")[0])
+    from pixelwise.limits import check_input_size, check_memory
+
+    if tile is not None and tile < 1:
+        raise PixelwiseError(f"--tile {tile} must be a positive tile size in pixels (e.g. --tile 512)")
+    check_input_size(model, *size, m, source)
+    channels = padded.shape[1] if spec.kind == "photo" else spec.label_channels + int(spec.instance_edge)
+    check_memory(model, channels, padded.shape[0], *padded.shape[-2:], m, source, tile)
     run = _Runner(model, spec)
     height, width = padded.shape[-2:]
     if tile is None or (tile >= height and tile >= width):
@@ -330,7 +337,7 @@ def _run_tiled(run: Callable[[dict[str, torch.Tensor]], torch.Tensor], data: dic
         out[..., y:y + th, x:x + tw] += piece * w
         weight_sum[y:y + th, x:x + tw] += w
     assert out is not None
-    return out / weight_sum
+    return out.div_(weight_sum)  # in place: no second whole-image copy
 
 
 def _progress(items: Sequence[Any], enabled: bool, unit: str) -> Iterable[Any]:
