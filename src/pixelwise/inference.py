@@ -446,6 +446,20 @@ def translate_files(model: nn.Module | str | Path, inputs: Sequence[str | Path],
     output = Path(output)
     if output.exists() and not output.is_dir():
         raise PixelwiseError(f"--output {output} is a file; give a folder for the PNGs")
+    from pixelwise.data.preflight import input_problems, raise_input_problems
+
+    # every input checked before the first output: the real problem of a file first (a photo given to a label
+    # model), then its instance map
+    from pixelwise.fileio import make_dirs
+
+    problems = input_problems(files, "photo", "photo") if spec.kind == "photo" else []
+    for path in files if spec.kind == "labels" else []:
+        try:
+            check_labels(label_to_tensor(read_label(path)), spec, str(path))
+        except PixelwiseError as exc:
+            problems.append(str(exc))
+    raise_input_problems(problems, len(files))
+    make_dirs(output)
     plan = []
     for path in files:  # find every instance map before the first forward, so a missing one fails fast
         inst_path = None

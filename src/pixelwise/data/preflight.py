@@ -244,3 +244,31 @@ def worker_errors(batches: Iterable[Any]) -> Iterator[Any]:
                 raise
             raise clean from None
         yield batch
+
+
+def input_problems(paths: Iterable[Path], kind: str = "photo", what: str = "input") -> list[str]:
+    """Problems of command-line inputs (``infer``, ``blur``), found before any output is written: photos by
+    header and end marker, label maps decoded (a photo given to a label model is reported as such)."""
+    problems = []
+    for path in paths:
+        try:
+            if kind == "labels":
+                read_label(path)
+            else:
+                _photo_size(Path(path), False, what)
+        except PixelwiseError as exc:
+            problems.append(str(exc))
+    return problems
+
+
+def raise_input_problems(problems: list[str], total: int, what: str = "inputs") -> None:
+    """One line for one problem; else a summary line and one line per problem (the first :data:`SHOWN`)."""
+    if not problems:
+        return
+    if len(problems) == 1:
+        raise PixelwiseError(f"{problems[0]} (nothing was written)")
+    lines = [f"{len(problems)} of {total} {what} cannot be used; nothing was written (fix or remove them):"]
+    lines += [f"  - {p}" for p in problems[:SHOWN]]
+    if len(problems) > SHOWN:
+        lines.append(f"  ... and {len(problems) - SHOWN} more")
+    raise PixelwiseError("\n".join(lines))
