@@ -412,12 +412,14 @@ def find_instance_map(label_path: Path, instances: str | Path | None = None) -> 
 
 def write_png(path: str | Path, image: torch.Tensor) -> Path:
     """Atomically write a (3, H, W) [-1, 1] image as an 8-bit RGB PNG."""
+    import numpy as np
     from PIL import Image
 
     from pixelwise.data.transforms import tensor_to_photo
     from pixelwise.fileio import atomic_write
 
-    array = tensor_to_photo(image)
+    rows = max(1, (1 << 22) // max(1, image.shape[-1]))  # quantise in bands: no whole-image float temporaries
+    array = np.concatenate([tensor_to_photo(image[..., y:y + rows, :]) for y in range(0, image.shape[-2], rows)])
     atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
     return Path(path)
 
@@ -487,6 +489,7 @@ def translate_files(model: nn.Module | str | Path, inputs: Sequence[str | Path],
         image = translate_image(model, data, instance, tile=tile, overlap=overlap, blend=blend,
                                 instance_edge=instance_edge, progress=progress and tile is not None,
                                 source=str(path))
+        data = instance = None  # free the input before the output is quantised and written
         written.append(write_png(output / f"{path.stem}.png", image))
     return written
 
