@@ -84,6 +84,9 @@ def from_pretrained(directory: str | Path, weights_name: str = WEIGHTS_NAME,
         raise PixelwiseError(f"{config_path} is not valid JSON: {exc}") from exc
     model = model_from_record(record, where=str(config_path))
     state = load_state_dict(directory / weights_name)
+    from pixelwise.models.checks import check_state_shapes
+
+    check_state_shapes(model, state, str(directory / weights_name), str(config_path), record["model"])
     result = model.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
         raise PixelwiseError(
@@ -106,10 +109,12 @@ def resolve_generator(path: str | Path) -> tuple[Path, str]:
     if not path.is_dir():
         raise PixelwiseError(f"{path} is not a directory: give a model dir (config.json + model.safetensors), "
                              f"a checkpoint dir or a run dir")
-    if (path / WEIGHTS_NAME).exists():
-        return path, WEIGHTS_NAME
-    if (path / CHECKPOINT_GENERATOR).exists():
-        return path, CHECKPOINT_GENERATOR
+    from pixelwise.models.manifest import verify_for_loading
+
+    for weights in (WEIGHTS_NAME, CHECKPOINT_GENERATOR):
+        if (path / weights).exists():
+            verify_for_loading(path, [weights, CONFIG_NAME])  # when a manifest.json exists: refuse damage
+            return path, weights
     latest = path / RUN_CHECKPOINTS / RUN_LATEST
     if latest.exists():
         return resolve_generator(latest.resolve())

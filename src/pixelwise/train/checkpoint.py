@@ -25,7 +25,6 @@ import os
 import random
 import re
 import shutil
-import tempfile
 import uuid
 import warnings
 from pathlib import Path
@@ -36,7 +35,7 @@ import torch
 from torch import nn
 
 from pixelwise.errors import PixelwiseError
-from pixelwise.fileio import atomic_write, atomic_write_json
+from pixelwise.fileio import atomic_write, atomic_write_json, make_temp_dir
 from pixelwise.models import io as model_io
 
 CHECKPOINTS = model_io.RUN_CHECKPOINTS  # "checkpoints"
@@ -109,7 +108,7 @@ def save_checkpoint(run_dir: str | Path, step: int, generator: nn.Module, discri
     """Write ``checkpoints/step_<step>/`` atomically, point ``latest`` at it and keep the newest ``keep``."""
     root = Path(run_dir) / CHECKPOINTS
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}step_{step}-", dir=root))
+    tmp = make_temp_dir(root, f"{_TMP_PREFIX}step_{step}-")
     final = root / f"step_{step}"
     try:
         model_io.save_state_dict(generator.state_dict(), tmp / GENERATOR, metadata={"format": "pt"})

@@ -30,16 +30,16 @@ from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from pixelwise import losses
 from pixelwise.config import save_yaml, to_dict
+from pixelwise.data import preflight
 from pixelwise.errors import PixelwiseError
+from pixelwise.fileio import make_dirs
+from pixelwise.models.checks import check_state_shapes
 from pixelwise.train import checkpoint, distributed, recipes
 from pixelwise.train.config import RunConfig
+from pixelwise.train.guards import DivergenceGuard, TrainingDivergedError  # the error is public here too
 from pixelwise.train.monitor import Monitor, colorize, label_palette
 
 CONFIG_YAML = "config.yaml"
-
-
-class TrainingDivergedError(PixelwiseError):
-    """A loss became NaN or infinite; nothing was saved after the last good checkpoint."""
 
 
 @dataclass
@@ -188,6 +188,10 @@ def _train(config: RunConfig, run_dir: Path, resume_from: Path | None, on_epoch_
     seed_everything(tc.seed)
     if dataset is None:
         dataset = build_dataset(config.data, split=config.data.split, train=True)
+    if config.data.validate != "off":  # every file looked at before the first step, on rank 0 only
+        report = preflight.problems_message(*preflight.find_problems(dataset, config.data.validate, tc.progress),
+                                            config.data.validate) if info.is_main else None
+        preflight.raise_if(distributed.broadcast_object(report, info))
     sampler = ResumableSampler(dataset, info.world_size, info.rank, tc.seed)
     steps_per_epoch = sampler.num_samples // tc.batch_size
     if steps_per_epoch < 1:
@@ -216,6 +220,8 @@ def _train(config: RunConfig, run_dir: Path, resume_from: Path | None, on_epoch_
     if resume_from is not None:
         loaded = checkpoint.load_checkpoint(resume_from)
         state = loaded["training_state"]
+        for net, key, section in ((g_raw, "generator", "model"), (d_raw, "discriminator", "discriminator")):
+            check_state_shapes(net, loaded[key], str(resume_from / f"{key}.safetensors"), f"the {section}: section")
         try:
             g_raw.load_state_dict(loaded["generator"])
             d_raw.load_state_dict(loaded["discriminator"])
@@ -252,7 +258,7 @@ def _train(config: RunConfig, run_dir: Path, resume_from: Path | None, on_epoch_
 
     # --- run directory -----------------------------------------------------------------------------------
     if info.is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(run_dir)
         checkpoint.remove_partial(run_dir)
         save_yaml(config, run_dir / CONFIG_YAML)
     monitor = Monitor(run_dir, info.is_main, tc.tensorboard, step)
@@ -322,6 +328,7 @@ def _train(config: RunConfig, run_dir: Path, resume_from: Path | None, on_epoch_
     final_path: Path | None = None
     g_raw.train()
     d_raw.train()
+    guard = DivergenceGuard(g_raw, d_raw, config.loss.gan, config.loss.gp_weight)
     try:
         while step < total:
             if not g_trains_global and recipes.trains_global(tc, epoch):
@@ -331,7 +338,7 @@ def _train(config: RunConfig, run_dir: Path, resume_from: Path | None, on_epoch_
             sampler.set_epoch(epoch)
             sampler.start = batch_in_epoch * tc.batch_size
             loader_generator.manual_seed(tc.seed * 1_000_003 + epoch)  # worker seeds per epoch
-            for batch in loader:
+            for batch in preflight.worker_errors(loader):
                 factor = recipes.lr_factor(tc, step, epoch)
                 for group in opt_g.param_groups:
                     group["lr"] = config.optim.lr_g * factor
@@ -342,6 +349,7 @@ def _train(config: RunConfig, run_dir: Path, resume_from: Path | None, on_epoch_
                 batch_in_epoch += 1
                 window_steps += 1
                 _check_finite(terms, info, step, epoch, run_dir)
+                guard.check(terms, info, step, epoch, run_dir)
                 epoch_done = batch_in_epoch >= steps_per_epoch
                 if epoch_done:
                     epoch += 1
