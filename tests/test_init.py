@@ -73,3 +73,13 @@ def test_asapnet_tiny_starts_from_a_shared_mlp():
 
     assert official(x).abs().max() < 0.05 and contrast(official) < 0.01  # official init: ~flat 0 (mid-gray)
     assert contrast(generator) > 0.05  # the labels already map to different colours
+
+
+def test_shared_mlp_init_survives_an_init_scheme_that_would_overwrite_it():
+    """model.init=xavier zeroes conv biases, where the shared MLP lives: the recipe re-applies it."""
+    from pixelwise.train.recipes import build_generator
+
+    torch.manual_seed(0)
+    generator = build_generator(load_run_config("asapnet-tiny", ["model.init=xavier"]))
+    last = generator.lowres_stream.model[-1]
+    assert last.weight.abs().max() < 0.05 and last.bias.std() > 0.2

@@ -63,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     except PixelwiseError as exc:
         print(f"pixelwise {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # an I/O failure no library check turned into a PixelwiseError: still one line
+        from pixelwise.fileio import io_error_message
+
+        print(f"pixelwise {args.command}: error: {io_error_message(exc.filename or '', exc, 'access')}",
+              file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

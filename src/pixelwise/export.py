@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Literal
 
@@ -89,7 +89,8 @@ def resolve_input_kind(model: nn.Module, input_kind: str = "auto") -> Literal["l
 
 
 def export_onnx(model: nn.Module | str | Path, output: str | Path, *, input_kind: str = "auto",
-                opset: int = OPSET, verify: bool = True, verbose: bool = False) -> Path:
+                opset: int = OPSET, verify: bool = True, verbose: bool = False,
+                report: Callable[[str], None] | None = None) -> Path:
     """Export a generator (a module, or a model / checkpoint / run dir) to ONNX at ``output`` (atomic write)
     with dynamic batch, height and width. ``verify``: run the file with onnxruntime at two sizes (neither the
     tracing size) and require max |onnx - torch| <= 1e-4 (:func:`verify_onnx`), or, for a model so badly
@@ -138,6 +139,15 @@ def export_onnx(model: nn.Module | str | Path, output: str | Path, *, input_kind
                     f"{output}: onnxruntime differs from PyTorch by {worst:.2e} (> {TOLERANCE:g}, and > twice "
                     f"PyTorch's own float32-vs-float64 error {noise:.2e}); the export is wrong"
                 )
+            if report:
+                report(f"onnxruntime parity: max |onnx - torch| = {worst:.2e} at {sizes[0][0]}x{sizes[0][1]} and "
+                       f"{sizes[1][0]}x{sizes[1][1]}, within twice PyTorch's own float32 error {noise:.2e} "
+                       f"(above the {TOLERANCE:g} tolerance: a badly conditioned model)")
+        elif report:
+            report(f"onnxruntime parity: max |onnx - torch| = {worst:.2e} at {sizes[0][0]}x{sizes[0][1]} and "
+                   f"{sizes[1][0]}x{sizes[1][1]} (tolerance {TOLERANCE:g}): ok")
+    elif report:
+        report("onnxruntime parity check skipped (--no-verify)")
     return output
 
 

@@ -193,6 +193,13 @@ def translate_image(model: nn.Module, image_or_labels: torch.Tensor, instance: t
             from pixelwise.ops import instance_edges
 
             data["edge"] = instance_edges(pad_to_multiple(inst, m, "replicate")[0])
+    from pixelwise.limits import check_input_size, check_memory
+
+    if tile is not None and tile < 1:
+        raise PixelwiseError(f"--tile {tile} must be a positive tile size in pixels (e.g. --tile 512)")
+    check_input_size(model, *size, m, source)
+    channels = padded.shape[1] if spec.kind == "photo" else spec.label_channels + int(spec.instance_edge)
+    check_memory(model, channels, padded.shape[0], *padded.shape[-2:], m, source, tile)
     run = _Runner(model, spec)
     height, width = padded.shape[-2:]
     if tile is None or (tile >= height and tile >= width):
@@ -225,7 +232,7 @@ def _run_tiled(run: Callable[[dict[str, torch.Tensor]], torch.Tensor], data: dic
         out[..., y:y + th, x:x + tw] += piece * w
         weight_sum[y:y + th, x:x + tw] += w
     assert out is not None
-    return out / weight_sum
+    return out.div_(weight_sum)  # in place: no second whole-image copy
 
 
 def _progress(items: Sequence[Any], enabled: bool, unit: str) -> Iterable[Any]:
@@ -300,12 +307,14 @@ def find_instance_map(label_path: Path, instances: str | Path | None = None) -> 
 
 def write_png(path: str | Path, image: torch.Tensor) -> Path:
     """Atomically write a (3, H, W) [-1, 1] image as an 8-bit RGB PNG."""
+    import numpy as np
     from PIL import Image
 
     from pixelwise.data.transforms import tensor_to_photo
     from pixelwise.fileio import atomic_write
 
-    array = tensor_to_photo(image)
+    rows = max(1, (1 << 22) // max(1, image.shape[-1]))  # quantise in bands: no whole-image float temporaries
+    array = np.concatenate([tensor_to_photo(image[..., y:y + rows, :]) for y in range(0, image.shape[-2], rows)])
     atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
     return Path(path)
 
@@ -334,6 +343,20 @@ def translate_files(model: nn.Module | str | Path, inputs: Sequence[str | Path],
     output = Path(output)
     if output.exists() and not output.is_dir():
         raise PixelwiseError(f"--output {output} is a file; give a folder for the PNGs")
+    from pixelwise.data.preflight import input_problems, raise_input_problems
+
+    # every input checked before the first output: the real problem of a file first (a photo given to a label
+    # model), then its instance map
+    from pixelwise.fileio import make_dirs
+
+    problems = input_problems(files, "photo", "photo") if spec.kind == "photo" else []
+    for path in files if spec.kind == "labels" else []:
+        try:
+            check_labels(label_to_tensor(read_label(path)), spec, str(path))
+        except PixelwiseError as exc:
+            problems.append(str(exc))
+    raise_input_problems(problems, len(files))
+    make_dirs(output)
     plan = []
     for path in files:  # find every instance map before the first forward, so a missing one fails fast
         inst_path = None
@@ -361,6 +384,7 @@ def translate_files(model: nn.Module | str | Path, inputs: Sequence[str | Path],
         image = translate_image(model, data, instance, tile=tile, overlap=overlap, blend=blend,
                                 instance_edge=instance_edge, progress=progress and tile is not None,
                                 source=str(path))
+        data = instance = None  # free the input before the output is quantised and written
         written.append(write_png(output / f"{path.stem}.png", image))
     return written
 

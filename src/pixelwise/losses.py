@@ -171,7 +171,10 @@ def _load_vgg_state(features: nn.Sequential, path: Path, option: str) -> None:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
-        raise PixelwiseError(f"{path} ({option}) is not a readable torch state dict: {exc}") from exc
+        raise PixelwiseError(
+            f"{path} ({option}) cannot be read as a torch state dict ({type(exc).__name__}: {exc}); expected "
+            f"torchvision's VGG19 ImageNet weights ({VGG19_FILE}, a torch.save'd state dict): replace the file, "
+            f"or set {option}=random for untrained features") from exc
     if isinstance(state, dict) and any(k.startswith("features.") for k in state):
         state = {k[len("features."):]: v for k, v in state.items() if k.startswith("features.")}
     wanted = features.state_dict()

@@ -79,6 +79,9 @@ def create_model(name: str, config: Any | None = None, **overrides: Any) -> nn.M
         config = model_config(name, **overrides)
     elif overrides:
         config = dataclasses.replace(config, **overrides)
+    from pixelwise.models.checks import check_model_config
+
+    check_model_config(name, config)
     model = entry.constructor(config)
     model.registry_name = name  # instance attribute: which entry rebuilds it (save_pretrained records it)
     return model

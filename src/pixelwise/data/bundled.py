@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import numpy as np
 from PIL import Image
 
 from pixelwise.errors import PixelwiseError
+from pixelwise.fileio import make_temp_dir
 
 VERSION = "v1"
 MAX_BUNDLED_CLASSES = 64  # instance ids id * 1000 + k must fit a 16-bit PNG
@@ -93,7 +93,7 @@ def _materialise(final: Path, build: Callable[[Path], None]) -> Path:
     if final.is_dir():
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    tmp = make_temp_dir(final.parent, f".{final.name}.")
     try:
         build(tmp)
         try:

@@ -60,6 +60,7 @@ class DataConfig:
     # --- misc ---
     seed: int = 0  # seed of everything random that is not training augmentation (eval blur kernels)
     max_images: int | None = None  # use only the first N samples (sorted by name); None: all
+    validate: str = "headers"  # pre-flight check of every file before training: full | headers | off
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -72,6 +73,10 @@ class DataConfig:
             raise PixelwiseError(f"data.direction={self.direction!r} must be 'AtoB' or 'BtoA'")
         if self.gopro_input not in ("blur", "blur_gamma"):
             raise PixelwiseError(f"data.gopro_input={self.gopro_input!r} must be 'blur' or 'blur_gamma'")
+        if self.validate in (False, "False", "false"):  # YAML reads a bare `off` as false
+            self.validate = "off"
+        if self.validate not in ("full", "headers", "off"):
+            raise PixelwiseError(f"data.validate={self.validate!r} must be 'full', 'headers' or 'off'")
         if self.label_nc < 1:
             raise PixelwiseError(f"data.label_nc={self.label_nc} must be >= 1")
         for name in ("load_height", "load_width", "crop_height", "crop_width", "max_images"):

@@ -179,6 +179,9 @@ def convert_tf_inception_state_dict(state: Mapping[str, torch.Tensor], where: st
 def inception_state_dict(source: InceptionSource) -> dict[str, torch.Tensor]:
     """The torch-fidelity state dict for ``source`` (TorchScript archives converted in memory)."""
     if source.layout == "torchscript":
+        from pixelwise.safety import check_torchscript_archive
+
+        check_torchscript_archive(source.path)  # torch.jit.load can run code named in a crafted archive
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # torch.jit.load's deprecation notice
             try:

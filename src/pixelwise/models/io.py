@@ -5,7 +5,9 @@ reloads without any training flags (the diffusers convention). Writing them is
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -23,17 +25,80 @@ from pixelwise.models.base import (
     save_pretrained,
     save_state_dict,
 )
+from pixelwise.models.checks import _int_fields, check_model_config
+from pixelwise.registry import create_model, get_entry
 
 
 def model_from_record(record: dict[str, Any], where: str = "config.json") -> nn.Module:
     from pixelwise.config import from_dict
-    from pixelwise.registry import create_model, get_entry
 
     if "model" not in record or "config" not in record:
         raise PixelwiseError(f"{where} lacks the 'model' and 'config' fields of a pixelwise model file")
     entry = get_entry(record["model"])
     config = from_dict(entry.config_cls, record["config"], where=f"{where}:config")
     return create_model(record["model"], config=config)
+
+
+# --- does a state dict fit a model (one line naming the key, both shapes and the likely config field) ----------
+def _mismatches(model: nn.Module, state: Mapping[str, torch.Tensor]) -> list[tuple[str, tuple, tuple]]:
+    own = model.state_dict()
+    return [(k, tuple(state[k].shape), tuple(v.shape)) for k, v in own.items()  # in the model's order
+            if k in state and tuple(state[k].shape) != tuple(v.shape)]
+
+
+def _candidates(value: int, file_shape: tuple, model_shape: tuple) -> list[int]:
+    out = set()
+    for a, b in zip(file_shape, model_shape):
+        if a != b and b:
+            if a * value % b == 0:
+                out.add(a * value // b)
+            out.add(a)
+    return sorted(v for v in out if v >= 1 and v != value)
+
+
+def likely_field(name: str, config: Any, state: Mapping[str, torch.Tensor], key: str, file_shape: tuple,
+                 model_shape: tuple) -> str | None:
+    """``"ngf=16 (config says 8)"`` when rebuilding with that one change makes every shape fit (or at least
+    ``key``'s); None when no single integer field explains it."""
+    partial = None
+    for f in _int_fields(config):
+        current = getattr(config, f.name)
+        for value in _candidates(current, file_shape, model_shape):
+            try:
+                trial = dataclasses.replace(config, **{f.name: value})
+                check_model_config(name, trial)
+                with torch.device("meta"):
+                    model = create_model(name, config=trial)
+            except Exception:  # a candidate that does not build is simply not the answer
+                continue
+            own = model.state_dict()
+            if key in own and tuple(own[key].shape) == file_shape:
+                if not _mismatches(model, state) and set(own) == set(state):
+                    return f"{f.name}={value} (config.json says {current})"
+                partial = partial or f"{f.name}={value} (config.json says {current})"
+    return partial
+
+
+def check_state_shapes(model: nn.Module, state: Mapping[str, torch.Tensor], weights: str, config_file: str,
+                       name: str | None = None) -> None:
+    """Raise one line when a tensor of ``state`` has another shape than ``model``'s tensor of that name."""
+    bad = _mismatches(model, state)
+    if not bad:
+        return
+    key, file_shape, model_shape = bad[0]
+    name = name or getattr(model, "registry_name", "")
+    guess = None
+    config = getattr(model, "config", None)
+    if name and dataclasses.is_dataclass(config):
+        guess = likely_field(name, config, state, key, file_shape, model_shape)
+    hint = (f"the weights look like {guess}: fix that field in {config_file}" if guess else
+            f"{config_file} does not describe the network these weights were trained with: use the config.json "
+            f"saved with them")
+    more = f" (and {len(bad) - 1} more tensors)" if len(bad) > 1 else ""
+    raise PixelwiseError(
+        f"{weights} does not match {config_file}: tensor {key} has shape {list(file_shape)} in the file but "
+        f"{list(model_shape)} in the model built from the config{more}; {hint}"
+    )
 
 
 def from_pretrained(directory: str | Path, weights_name: str = WEIGHTS_NAME,
@@ -52,6 +117,7 @@ def from_pretrained(directory: str | Path, weights_name: str = WEIGHTS_NAME,
         raise PixelwiseError(f"{config_path} is not valid JSON: {exc}") from exc
     model = model_from_record(record, where=str(config_path))
     state = load_state_dict(directory / weights_name)
+    check_state_shapes(model, state, str(directory / weights_name), str(config_path), record["model"])
     result = model.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
         raise PixelwiseError(
@@ -67,10 +133,12 @@ def resolve_generator(path: str | Path) -> tuple[Path, str]:
     if not path.is_dir():
         raise PixelwiseError(f"{path} is not a directory: give a model dir (config.json + model.safetensors), "
                              f"a checkpoint dir or a run dir")
-    if (path / WEIGHTS_NAME).exists():
-        return path, WEIGHTS_NAME
-    if (path / rundir.GENERATOR).exists():
-        return path, rundir.GENERATOR
+    from pixelwise.models.manifest import verify_for_loading
+
+    for weights in (WEIGHTS_NAME, rundir.GENERATOR):
+        if (path / weights).exists():
+            verify_for_loading(path, [weights, CONFIG_NAME])  # when a manifest.json exists: refuse damage
+            return path, weights
     latest = rundir.latest_link(path)
     if latest.exists():
         return resolve_generator(latest.resolve())

@@ -24,7 +24,6 @@ import json
 import os
 import random
 import shutil
-import tempfile
 import uuid
 import warnings
 from pathlib import Path
@@ -35,7 +34,7 @@ import torch
 from torch import nn
 
 from pixelwise.errors import PixelwiseError
-from pixelwise.fileio import atomic_write, atomic_write_json
+from pixelwise.fileio import atomic_write, atomic_write_json, make_temp_dir
 from pixelwise.models import io as model_io
 from pixelwise.rundir import CHECKPOINT_CONFIG as CONFIG
 from pixelwise.rundir import CHECKPOINTS, DISCRIMINATOR, GENERATOR, LATEST, MANIFEST, TRAINING_STATE, step_name
@@ -99,7 +98,7 @@ def save_checkpoint(run_dir: str | Path, step: int, generator: nn.Module, discri
     """Write ``checkpoints/step_<step>/`` atomically, point ``latest`` at it and keep the newest ``keep``."""
     root = Path(run_dir) / CHECKPOINTS
     root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f"{_TMP_PREFIX}{step_name(step)}-", dir=root))
+    tmp = make_temp_dir(root, f"{_TMP_PREFIX}{step_name(step)}-")
     final = root / step_name(step)
     try:
         model_io.save_state_dict(generator.state_dict(), tmp / GENERATOR, metadata={"format": "pt"})

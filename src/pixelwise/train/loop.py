@@ -27,10 +27,13 @@ from torch.utils.data import Dataset
 
 from pixelwise import losses, rundir
 from pixelwise.config import save_yaml
+from pixelwise.data import preflight
 from pixelwise.data.config import DataConfig
 from pixelwise.data.palette import colorize_labels
+from pixelwise.fileio import make_dirs
 from pixelwise.train import checkpoint, distributed
 from pixelwise.train.config import RunConfig
+from pixelwise.train.guards import DivergenceGuard
 from pixelwise.train.monitor import Monitor
 from pixelwise.train.session import (  # noqa: F401 - TrainingDivergedError, seed_everything: public here
     Session,
@@ -116,15 +119,17 @@ def _train(config: RunConfig, run_dir: Path, resume_from: Path | None, on_epoch_
     final_path: Path | None = None
     run.g_raw.train()
     run.d_raw.train()
+    guard = DivergenceGuard(run.g_raw, run.d_raw, config.loss.gan, config.loss.gp_weight)
     try:
         while run.step < run.total:
             run.start_epoch()
-            for batch in run.loader:
+            for batch in preflight.worker_errors(run.loader):
                 factor = run.set_learning_rates()
                 terms, fake, batch_on_device = run.train_step(batch)
                 run.count_step()
                 log.window_steps += 1
                 run.check_finite(terms)
+                guard.check(terms, info, run.step, run.epoch, run_dir)
                 epoch_done = run.finish_epoch()
                 record = log.record(run, terms, factor) if run.step % tc.log_every == 0 or run.step == run.total else {}
                 if record:
@@ -172,7 +177,7 @@ def _configure_backends(deterministic: bool, device: torch.device) -> None:
 def _open_run_dir(run: Session) -> Monitor:
     """Rank 0: the run directory, partial checkpoints of a killed run removed, the resolved config saved."""
     if run.info.is_main:
-        run.run_dir.mkdir(parents=True, exist_ok=True)
+        make_dirs(run.run_dir)
         checkpoint.remove_partial(run.run_dir)
         save_yaml(run.config, run.run_dir / rundir.RUN_CONFIG)
     return Monitor(run.run_dir, run.info.is_main, run.tc.tensorboard, run.step)

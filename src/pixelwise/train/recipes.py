@@ -77,8 +77,12 @@ def build_generator(config: RunConfig) -> nn.Module:
             raise
         raise PixelwiseError(f"model.options do not make a valid {config.model.name}: {exc}") from exc
     init_weights(generator, config.model.init)
+    # the models apply these in __init__; an init scheme other than "pytorch" overwrote them, so re-apply
+    # (zero_init_output last: it wins when both are set)
+    if config.model.init != "pytorch" and getattr(model_cfg, "shared_mlp_init", False):
+        generator.shared_mlp_init_()
     if getattr(model_cfg, "zero_init_output", False):
-        generator.zero_init_output_()  # after init_weights, which would overwrite it
+        generator.zero_init_output_()
     if config.model.init_from:
         init_generator(generator, config.model.init_from)
     return generator

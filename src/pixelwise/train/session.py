@@ -24,10 +24,7 @@ from pixelwise.errors import PixelwiseError
 from pixelwise.runtime import to_device
 from pixelwise.train import checkpoint, distributed, recipes
 from pixelwise.train.config import RunConfig
-
-
-class TrainingDivergedError(PixelwiseError):
-    """A loss became NaN or infinite; nothing was saved after the last good checkpoint."""
+from pixelwise.train.guards import TrainingDivergedError
 
 
 class ResumableSampler(DistributedSampler):
@@ -97,6 +94,13 @@ class Session:
         seed_everything(tc.seed)
         if dataset is None:
             dataset = build_dataset(self.config.data, split=self.config.data.split, train=True)
+        if self.config.data.validate != "off":  # every file looked at before the first step, on rank 0 only
+            from pixelwise.data import preflight
+
+            report = preflight.problems_message(*preflight.find_problems(dataset, self.config.data.validate,
+                                                                         tc.progress),
+                                                self.config.data.validate) if info.is_main else None
+            preflight.raise_if(distributed.broadcast_object(report, info))
         self.dataset = dataset
         self.sampler = ResumableSampler(dataset, info.world_size, info.rank, tc.seed)
         self.steps_per_epoch = self.sampler.num_samples // tc.batch_size
@@ -134,6 +138,12 @@ class Session:
         if resume_from is not None:
             loaded = checkpoint.load_checkpoint(resume_from)
             state = loaded["training_state"]
+            from pixelwise.models.io import check_state_shapes
+
+            for net, key, section in ((self.g_raw, "generator", "model"),
+                                      (self.d_raw, "discriminator", "discriminator")):
+                check_state_shapes(net, loaded[key], str(resume_from / f"{key}.safetensors"),
+                                   f"the {section}: section")
             try:
                 self.g_raw.load_state_dict(loaded["generator"])
                 self.d_raw.load_state_dict(loaded["discriminator"])
