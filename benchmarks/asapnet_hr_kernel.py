@@ -20,34 +20,22 @@ import math
 import os
 import statistics
 import sys
-import time
 import traceback
 from collections.abc import Callable
 
 import torch
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+from pixelwise.runtime import DTYPES
 
 
 def timed(fn: Callable[[], object], device: torch.device, warmup: int, runs: int) -> float:
+    """Median ms of ``runs`` calls after ``warmup`` untimed ones (pixelwise.timing's CUDA-event / perf_counter
+    timing)."""
+    from pixelwise.timing import time_calls
+
     for _ in range(warmup):
         fn()
-    times = []
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        for _ in range(runs):
-            start.record()
-            fn()
-            end.record()
-            end.synchronize()
-            times.append(start.elapsed_time(end))
-    else:
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            fn()
-            times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+    return statistics.median(time_calls(fn, device, runs))
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:

@@ -68,7 +68,8 @@ def count_flops(fn: Callable[..., Any], *args: torch.Tensor) -> int:
     return int(counter.get_total_flops())
 
 
-def _time_calls(call: Callable[[], Any], device: torch.device, runs: int) -> list[float]:
+def time_calls(call: Callable[[], Any], device: torch.device, runs: int) -> list[float]:
+    """Milliseconds of each of ``runs`` calls: CUDA events after a synchronisation on CUDA, perf_counter on CPU."""
     times = []
     if device.type == "cuda":
         start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
@@ -96,7 +97,7 @@ def measure(call: Callable[[], Any], device: torch.device, runs: int, warmup: in
         if device.type == "cuda":
             torch.cuda.synchronize(device)
             torch.cuda.reset_peak_memory_stats(device)
-        times = _time_calls(call, device, runs)
+        times = time_calls(call, device, runs)
         if device.type == "cuda":
             out["peak_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
             out["memory_measure"] = "cuda_max_memory_allocated"
@@ -109,4 +110,4 @@ def measure(call: Callable[[], Any], device: torch.device, runs: int, warmup: in
 
 
 
-__all__ = ["MEMORY_MEASURES", "count_flops", "measure"]
+__all__ = ["MEMORY_MEASURES", "count_flops", "measure", "time_calls"]

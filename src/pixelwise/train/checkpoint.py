@@ -19,7 +19,6 @@ is on disk, then ``latest`` is replaced atomically (a new symlink renamed over t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -36,19 +35,12 @@ from torch import nn
 from pixelwise.errors import PixelwiseError
 from pixelwise.fileio import atomic_write, atomic_write_json, make_temp_dir
 from pixelwise.models import io as model_io
+from pixelwise.models.manifest import sha256
 from pixelwise.rundir import CHECKPOINT_CONFIG as CONFIG
 from pixelwise.rundir import CHECKPOINTS, DISCRIMINATOR, GENERATOR, LATEST, MANIFEST, TRAINING_STATE, step_name
 from pixelwise.rundir import STEP_DIR as _STEP_DIR
 
 _TMP_PREFIX = ".tmp-"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -109,7 +101,7 @@ def save_checkpoint(run_dir: str | Path, step: int, generator: nn.Module, discri
         record.update(extra_config or {})
         atomic_write_json(tmp / CONFIG, record)
         atomic_write(tmp / TRAINING_STATE, lambda path: torch.save(training_state, path))
-        files = {name: {"bytes": (tmp / name).stat().st_size, "sha256": _sha256(tmp / name)}
+        files = {name: {"bytes": (tmp / name).stat().st_size, "sha256": sha256(tmp / name)}
                  for name in (GENERATOR, DISCRIMINATOR, CONFIG, TRAINING_STATE)}
         atomic_write_json(tmp / MANIFEST, {"step": step, "files": files})
         _fsync_dir(tmp)
@@ -193,7 +185,7 @@ def verify_checkpoint(path: str | Path) -> None:
         expected = files.get(name) if isinstance(files, dict) else None
         if expected is None or not file.is_file():
             raise PixelwiseError(f"checkpoint {path} is incomplete: {name} is missing")
-        if file.stat().st_size != expected["bytes"] or _sha256(file) != expected["sha256"]:
+        if file.stat().st_size != expected["bytes"] or sha256(file) != expected["sha256"]:
             raise PixelwiseError(f"checkpoint {path} is damaged: {name} does not match its {MANIFEST} entry")
 
 
