@@ -259,14 +259,14 @@ class Engine:
             study = m.study or {}
             bench = self.bench.get(m.key, {})
             g = self.gflops(m, size) if flops else None
-            study_text = ""
+            study_text = "no study"
             if study.get("runtime_ms") is not None:
                 rs = study.get("runtime_size") or ["?", "?"]
                 study_text = f"{study['runtime_ms']:.1f} ms @ {rs[0]}x{rs[1]}"
                 if study.get("fullsize_runtime_ms") is not None and study.get("fullsize_size"):
                     fs = study["fullsize_size"]
                     study_text += f"; paper width {study['fullsize_runtime_ms']:.0f} ms @ {fs[0]}x{fs[1]}"
-            bench_text = ""
+            bench_text = "not run"
             if bench.get("median_ms") is not None:
                 bench_text = f"{bench['median_ms']:.1f} ms"
                 if m.task == "photo" and bench.get("speedup_vs_deblurgan"):

@@ -261,7 +261,8 @@ def build(engine: eng.Engine, size: tuple[int, int] | None = None) -> gr.Blocks:
                 "study's own figures. Timings depend on the machine's load."
             )
             table = gr.Dataframe(headers=eng.MODEL_COLUMNS, value=engine.model_rows(sizes0, flops=False),
-                                 interactive=False, wrap=True, elem_id="models-table")
+                                 interactive=False, wrap=True, elem_id="models-table",
+                                 column_widths=["14%", "10%", "9%", "7%", "7%", "6%", "9%", "12%", "14%", "12%"])
             with gr.Row():
                 refresh = gr.Button("refresh", elem_id="models-refresh")
                 bench = gr.Button("benchmark at these sizes", elem_id="models-bench")
