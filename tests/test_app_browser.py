@@ -174,6 +174,20 @@ def test_paint_tab_stroke_changes_the_output_there(browser: Any, tmp_path: Path)
     assert shot.stat().st_size > 10_000
 
 
+def test_paint_tab_fill_the_whole_canvas(browser: Any) -> None:
+    _tab(browser, "Paint a label map")
+    src0 = _image(browser, "#paint-out-0 img")[0]
+    browser.find_element(By.ID, "fill-all").click()  # with the fill class shown, class 0
+    _wait(lambda: _image(browser, "#paint-out-0 img")[0] != src0, "the outputs after the fill")
+    _, labels = _image(browser, "#paint-labels img")
+    assert (labels == labels[0, 0]).all()  # one class everywhere
+    src1 = _image(browser, "#paint-out-0 img")[0]
+    browser.find_element(By.ID, "paint-reset").click()
+    _wait(lambda: _image(browser, "#paint-out-0 img")[0] != src1, "the outputs after starting again")
+    _, labels = _image(browser, "#paint-labels img")
+    assert len(np.unique(labels.reshape(-1, 3), axis=0)) == 8  # the starting bands of the 8 classes
+
+
 def test_paint_tab_bad_label_upload_is_one_line(browser: Any, tmp_path: Path) -> None:
     _tab(browser, "Paint a label map")
     bad = tmp_path / "my_labels.png"
