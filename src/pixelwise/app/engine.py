@@ -278,8 +278,8 @@ class Engine:
             rows.append([
                 m.name, "label map -> photo" if m.task == "labels" else "photo -> photo", m.registry,
                 f"{m.params / 1e6:.3f} M", f"{size[0]}x{size[1]}", "" if g is None else f"{g:.3f}",
-                f"{float(np.median(times)):.1f} ms (n={len(times)})" if times else "", bench_text, study_text,
-                m.source,
+                f"{float(np.median(times)):.1f} ms (n={len(times)})" if times else "no runs yet", bench_text,
+                study_text, m.source,
             ])
         return rows
 

@@ -27,7 +27,7 @@ QUEUE = {"concurrency_id": "model", "concurrency_limit": 1}
 DEFAULT_PHOTO_SIZE = (256, 256)  # Models tab size for photo models before any photo is deblurred
 CSS = """
 #paint-status p, #deblur-status p { margin: 0; }
-.pw-pixels img { image-rendering: pixelated; }
+.pw-pixels img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
 .pw-legend { display: flex; flex-wrap: wrap; gap: 4px 10px; font-size: 0.85em; }
 .pw-legend span.sw { display: inline-block; width: 0.9em; height: 0.9em; border: 1px solid #888;
                      vertical-align: -0.1em; margin-right: 3px; }
