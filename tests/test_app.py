@@ -172,3 +172,19 @@ def test_model_rows_gflops_and_bench(engine: eng.Engine) -> None:
     rows = engine.model_rows({k: (32, 32) for k in sizes})
     assert all(r[7].endswith("ms") or r[7].endswith(")") for r in rows), rows
     assert "x pix2pixHD" in rows[0][7] and "x DeblurGAN" in rows[2][7]  # the pairs are benched in one run
+
+
+def test_cli_app_answers_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    import importlib.util
+
+    from pixelwise.cli import main, parse_args
+
+    args = parse_args(["app", "--model", "a", "--model", "b", "--port", "7999", "--size", "64x128"])
+    assert args.model == ["a", "b"] and args.port == 7999 and args.host == "127.0.0.1" and args.device == "cpu"
+    assert main(["app", "--model", "no-such-thing", "--port", "7999"]) == 2
+    err = capsys.readouterr().err.strip()
+    if importlib.util.find_spec("gradio") is None:
+        assert err == ("pixelwise app: error: the app needs Gradio: pip install 'pixelwise[app]' "
+                       "(or \"gradio>=6.31,<7\")")
+    else:
+        assert err.startswith("pixelwise app: error: --model no-such-thing: not a folder") and "\n" not in err

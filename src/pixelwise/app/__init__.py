@@ -23,7 +23,7 @@ def serve(models: list[str] | None = None, host: str = "127.0.0.1", port: int = 
         if exc.name and exc.name.split(".")[0] == "gradio":
             from pixelwise.errors import PixelwiseError
 
-            raise PixelwiseError("the app needs Gradio: pip install 'pixelwise[app]' (or \"gradio>=6,<7\")") from exc
+            raise PixelwiseError("the app needs Gradio: pip install 'pixelwise[app]' (or \"gradio>=6.31,<7\")") from exc
         raise
     from pixelwise.app import _library as lib
     from pixelwise.app.engine import Engine
