@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "convert": ("pixelwise.commands.convert", "official .pth checkpoint + options -> pixelwise model dir"),
     "export": ("pixelwise.commands.export", "export a model to ONNX with dynamic height and width"),
     "models": ("pixelwise.commands.models", "list the registered model names"),
+    "app": ("pixelwise.commands.app", "browser demo: paint label maps, deblur photos, compare speed (needs [app])"),
 }
 
 

@@ -80,7 +80,7 @@ class DivergenceGuard:
             if math.isfinite(grad) and grad > MAX_GRAD_NORM:
                 return f"the {name}'s gradient norm exploded to {grad:.3g} (limit {MAX_GRAD_NORM:.3g})"
         if self.wgan_gp and "d_gan" in terms and "d_gp" in terms:
-            d_gan, d_gp = float(terms["d_gan"]), float(terms["d_gp"])
+            d_gan, d_gp = float(terms["d_gan"].detach()), float(terms["d_gp"].detach())
             dead = abs(d_gan) <= 1e-6 and abs(d_gp - self.gp_weight) <= 1e-4 * self.gp_weight
             self.dead_steps = self.dead_steps + 1 if dead else 0
             if self.dead_steps >= DEAD_CRITIC_STEPS:

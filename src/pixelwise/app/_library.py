@@ -1,0 +1,86 @@
+"""Every pixelwise name the app uses, imported in this one file (the app is application code on top of the
+library; when library internals move, only this file changes). Imported lazily by the app's modules."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pixelwise.config import list_presets, load_yaml, to_dict
+from pixelwise.data.blur import motion_blur, sample_kernel
+from pixelwise.data.cityscapes import class_names as cityscapes_class_names
+from pixelwise.data.config import DataConfig
+from pixelwise.data.palette import label_palette
+from pixelwise.data.strength import parse_strength
+from pixelwise.data.transforms import (
+    label_to_tensor,
+    photo_to_tensor,
+    read_label,
+    read_photo,
+    resize_label,
+    tensor_to_photo,
+)
+from pixelwise.errors import PixelwiseError
+from pixelwise.evaluate.bench import count_flops, parse_size, prepare_call, run_benchmark
+from pixelwise.inference import InputSpec, check_labels, input_spec, prepare_model, resolve_device, translate_image
+from pixelwise.models.io import load_generator, resolve_generator
+from pixelwise.registry import create_model, list_models
+
+
+def untrained_generator(preset: str) -> Any:
+    """A randomly initialised generator of a training preset (its data section fixes the input layout)."""
+    from pixelwise.train.config import load_run_config
+    from pixelwise.train.recipes import build_generator
+
+    return build_generator(load_run_config(preset))
+
+
+def preset_data(preset: str) -> DataConfig:
+    from pixelwise.train.config import load_run_config
+
+    return load_run_config(preset).data
+
+
+def bundled_labels_folder(label_nc: int) -> Path | None:
+    """The bundled label maps' folder when it has already been made (never builds it: startup stays fast)."""
+    from pixelwise.data.bundled import VERSION, cache_dir
+
+    folder = cache_dir() / "bundled" / f"labels-k{label_nc}-{VERSION}"
+    return folder if folder.is_dir() else None
+
+
+__all__ = [
+    "DataConfig",
+    "InputSpec",
+    "PixelwiseError",
+    "bundled_labels_folder",
+    "check_labels",
+    "cityscapes_class_names",
+    "count_flops",
+    "create_model",
+    "input_spec",
+    "label_palette",
+    "label_to_tensor",
+    "list_models",
+    "list_presets",
+    "load_generator",
+    "load_yaml",
+    "motion_blur",
+    "parse_size",
+    "parse_strength",
+    "photo_to_tensor",
+    "prepare_call",
+    "prepare_model",
+    "preset_data",
+    "read_label",
+    "read_photo",
+    "resize_label",
+    "resolve_device",
+    "resolve_generator",
+    "run_benchmark",
+    "sample_kernel",
+    "tensor_to_photo",
+    "to_dict",
+    "translate_image",
+    "untrained_generator",
+]

@@ -1,0 +1,40 @@
+"""pixelwise app: the browser demo (Gradio; install the ``[app]`` extra)."""
+
+from __future__ import annotations
+
+import argparse
+
+EPILOG = """\
+--model takes model dirs, checkpoint dirs, run dirs, a study folder (its runs/*, e.g. runs/demo), training preset
+names (untrained, e.g. asapnet-tiny) or registry names (untrained). Without --model the app opens runs/demo
+(what `pixelwise demo` writes) when it exists in the current folder, else tiny untrained models, labelled so.
+
+Tabs: Paint a label map (brush + fill on the model's label palette; every stroke reruns ASAP-Net, and pix2pixHD
+beside it when both are loaded; id-PNG upload), Deblur a photo (any size, tiled when large; optional synthetic
+blur first; before/after; download), Models (params, GFLOPs at the shown size, timings, benchmark).
+Requests run one at a time. The server listens on 127.0.0.1 unless --host says otherwise.
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.epilog = EPILOG
+    parser.formatter_class = argparse.RawDescriptionHelpFormatter
+    parser.add_argument("--model", action="append", default=None, metavar="NAME|DIR",
+                        help="a model to load (repeatable); see below")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
+    parser.add_argument("--size", default=None, metavar="HxW",
+                        help="paint canvas size (default: the label model's training size, else 256x512)")
+
+
+def run(args: argparse.Namespace) -> int:
+    from pixelwise.app import serve
+
+    size = None
+    if args.size:
+        from pixelwise.app._library import parse_size
+
+        size = parse_size(args.size)
+    serve(args.model, host=args.host, port=args.port, device=args.device, size=size)
+    return 0
