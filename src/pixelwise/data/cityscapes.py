@@ -55,6 +55,17 @@ def palette(label_set: str = "ids") -> np.ndarray:
     return colors
 
 
+def class_names(label_set: str = "ids") -> list[str]:
+    """Names indexed by id (35) or train id (19)."""
+    count = NUM_IDS if label_set == "ids" else NUM_TRAIN_IDS
+    names = [""] * count
+    for label in _labels():
+        index = label.id if label_set == "ids" else label.trainId
+        if 0 <= index < count and not names[index]:
+            names[index] = label.name
+    return names
+
+
 _LAYOUT = ("the released layout: leftImg8bit/<split>/<city>/<city>_<seq>_<frame>_leftImg8bit.png and "
            "gtFine/<split>/<city>/<city>_<seq>_<frame>_gtFine_{labelIds,instanceIds}.png")
 
