@@ -39,6 +39,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pixelwise.extras import require_extra
+
+    require_extra("metrics", "pixelwise eval")
     from pixelwise.data import build_dataset
     from pixelwise.errors import PixelwiseError
     from pixelwise.metrics.evaluate import eval_split, evaluate_model, load_eval_data_config
