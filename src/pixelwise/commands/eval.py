@@ -7,7 +7,8 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="a model dir (config.json + model.safetensors), a checkpoint dir or a run dir")
+    parser.add_argument("model", help="a model dir (config.json + model.safetensors), a checkpoint dir, a run dir "
+                                      "or a Hub repo id org/name")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="data options, e.g. data.root=/data/cityscapes data.load_height=256 (the 'data.' "
                              "prefix may be left out)")
