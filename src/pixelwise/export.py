@@ -27,6 +27,7 @@ import torch
 from torch import nn
 
 from pixelwise.errors import PixelwiseError
+from pixelwise.extras import require
 from pixelwise.ops import semantic_input
 
 OPSET = 18
@@ -101,6 +102,9 @@ def export_onnx(model: nn.Module | str | Path, output: str | Path, *, input_kind
     from pixelwise.fileio import atomic_write
     from pixelwise.inference import input_spec
 
+    require("onnxscript", "export", "ONNX export")
+    require("onnx", "export", "ONNX export")
+
     if not isinstance(model, nn.Module):
         from pixelwise.models.io import load_generator
 
@@ -171,6 +175,7 @@ def float32_error(model: nn.Module, sizes: Sequence[tuple[int, int]], input_kind
 def verify_onnx(model: nn.Module, path: str | Path, sizes: Sequence[tuple[int, int]], input_kind: str = "auto",
                 batch: int = 1) -> list[float]:
     """max |onnxruntime - PyTorch| of the exported file at each (H, W) in ``sizes`` (random inputs)."""
+    require("onnxruntime", "export", "checking the ONNX file")
     import onnxruntime as ort
 
     kind = resolve_input_kind(model, input_kind)

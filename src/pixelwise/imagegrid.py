@@ -10,11 +10,13 @@ from typing import Any
 import numpy as np
 
 from pixelwise.errors import PixelwiseError
+from pixelwise.extras import require
 from pixelwise.fileio import atomic_write
 
 
 def pyplot() -> Any:
     """matplotlib's pyplot on the headless Agg backend."""
+    require("matplotlib", "train", "drawing figures")
     import matplotlib
 
     matplotlib.use("Agg")

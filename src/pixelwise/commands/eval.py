@@ -7,7 +7,8 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="a model dir (config.json + model.safetensors), a checkpoint dir or a run dir")
+    parser.add_argument("model", help="a model dir (config.json + model.safetensors), a checkpoint dir, a run dir "
+                                      "or a Hub repo id org/name")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="data options, e.g. data.root=/data/cityscapes data.load_height=256 (the 'data.' "
                              "prefix may be left out)")
@@ -39,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pixelwise.extras import require_extra
+
+    require_extra("metrics", "pixelwise eval")
     from pixelwise.data import build_dataset
     from pixelwise.errors import PixelwiseError
     from pixelwise.metrics.evaluate import eval_split, evaluate_model, load_eval_data_config

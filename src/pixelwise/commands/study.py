@@ -18,6 +18,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pixelwise.extras import require_extra
+
+    require_extra("train", "pixelwise study")
     from pathlib import Path
 
     from pixelwise.study.config import default_out_dir

@@ -8,6 +8,8 @@ import math
 import numpy as np
 import torch
 
+from pixelwise.extras import require
+
 KID_SUBSETS = 100
 KID_MAX_SUBSET_SIZE = 1000
 KID_SEED = 2020
@@ -31,6 +33,7 @@ def fid_from_features(fake: np.ndarray | torch.Tensor, real: np.ndarray | torch.
     ``tr((S1 S2)^1/2) = ||A1 A2'||_* / sqrt(c)`` with c = (N1 - 1)(N2 - 1) (nuclear norm, an N1 x N2 SVD).
     ``"auto"`` takes the low-rank form when N1 * N2 <= D^2 (e.g. any N <= 2048 for Inception features), else
     torch-fidelity's."""
+    require("torch_fidelity", "metrics", "FID")
     from torch_fidelity.metric_fid import KEY_METRIC_FID, fid_features_to_statistics, fid_statistics_to_metric
 
     a, b = _features(fake, "fake"), _features(real, "real")
@@ -64,6 +67,7 @@ def kid_from_features(fake: np.ndarray | torch.Tensor, real: np.ndarray | torch.
                       subset_size: int | None = None, subsets: int = KID_SUBSETS,
                       seed: int = KID_SEED) -> tuple[float, float]:
     """KID (mean, std over ``subsets`` random subsets of ``subset_size``, default min(1000, N))."""
+    require("torch_fidelity", "metrics", "KID")
     from torch_fidelity.metric_kid import KEY_METRIC_KID_MEAN, KEY_METRIC_KID_STD, kid_features_to_metric
 
     a, b = _features(fake, "fake"), _features(real, "real")

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 
 from pixelwise.data.transforms import quantize_photo
+from pixelwise.extras import require
 
 DATA_RANGE = 255.0
 SSIM_SIGMA = 1.5
@@ -47,6 +48,7 @@ def _hwc(batch: torch.Tensor) -> np.ndarray:
 # --- PSNR / SSIM -------------------------------------------------------------------------------------------
 def psnr(pred: torch.Tensor | np.ndarray, target: torch.Tensor | np.ndarray) -> np.ndarray:
     """Per-image PSNR (dB) of uint8 RGB images, data range 255: shape (B,) float64 (+inf where identical)."""
+    require("torchmetrics", "metrics", "PSNR")
     from torchmetrics.functional.image import peak_signal_noise_ratio
 
     p, t = pair(pred, target)
@@ -58,6 +60,7 @@ def psnr(pred: torch.Tensor | np.ndarray, target: torch.Tensor | np.ndarray) -> 
 def _ssim_matlab_3d(a: np.ndarray, b: np.ndarray) -> float:
     """MATLAB ``ssim(A, ref)`` for H x W x 3 float arrays in [0, 255]: a 3-D Gaussian over rows, columns and
     channels (11 taps each, sigma 1.5, replicate padding), SSIM map averaged over everything."""
+    require("scipy", "metrics", "MATLAB-style SSIM")
     from scipy.ndimage import gaussian_filter
 
     radius = SSIM_WINDOW // 2
@@ -77,6 +80,7 @@ def _ssim_matlab_3d(a: np.ndarray, b: np.ndarray) -> float:
 
 def ssim(pred: torch.Tensor | np.ndarray, target: torch.Tensor | np.ndarray, matlab_3d: bool = False) -> np.ndarray:
     """Per-image SSIM of uint8 RGB images: shape (B,) float64. ``matlab_3d`` selects MATLAB's 3-D variant."""
+    require("skimage", "metrics", "SSIM")
     from skimage.metrics import structural_similarity
 
     p, t = pair(pred, target)

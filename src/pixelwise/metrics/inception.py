@@ -30,6 +30,7 @@ import torch
 from torch import nn
 
 from pixelwise.errors import PixelwiseError
+from pixelwise.extras import require
 from pixelwise.metrics.image import uint8_batch
 
 FEATURE_DIM = 2048
@@ -201,6 +202,7 @@ def inception_state_dict(source: InceptionSource) -> dict[str, torch.Tensor]:
 def build_inception(weights: str | Path | None = None, device: torch.device | str = "cpu") -> tuple[
         nn.Module, InceptionSource]:
     """torch-fidelity's ``FeatureExtractorInceptionV3`` (pool3 features only) with offline weights, eval mode."""
+    require("torch_fidelity", "metrics", "FID/KID (Inception features)")
     from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
 
     source = find_inception_weights(weights)

@@ -70,14 +70,22 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def save_pretrained(model: nn.Module, directory: str | Path, name: str | None = None,
-                    weights_name: str = WEIGHTS_NAME) -> Path:
-    """Write ``config.json`` (:func:`model_record`) and the weights into ``directory``."""
-    from pixelwise.fileio import atomic_write_json
+                    weights_name: str = WEIGHTS_NAME, card: bool = True, **card_info: Any) -> Path:
+    """Write ``config.json`` (:func:`model_record`), the weights and (``card``) the model card ``README.md``
+    into ``directory``. ``card_info``: :func:`pixelwise.models.card.model_card`'s ``license``, ``tags``,
+    ``datasets``, ``metrics`` (name -> value) and ``summary``."""
+    from pixelwise.fileio import atomic_write_json, atomic_write_text
+    from pixelwise.models import card as cards
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    record = model_record(model, name)
     save_state_dict(model.state_dict(), directory / weights_name, metadata={"format": "pt"})
-    atomic_write_json(directory / CONFIG_NAME, model_record(model, name))
+    atomic_write_json(directory / CONFIG_NAME, record)
+    readme = directory / cards.CARD_NAME
+    if card and cards.may_overwrite(readme.read_text(errors="replace") if readme.exists() else None):
+        parameters = sum(p.numel() for p in model.parameters())
+        atomic_write_text(readme, cards.model_card(record, parameters=parameters, **card_info))
     return directory
 
 
@@ -95,8 +103,17 @@ class PretrainedModel(nn.Module):
         self.config = config
         self.registry_name: str | None = None  # set by pixelwise.create_model
 
-    def save_pretrained(self, directory: str | Path, name: str | None = None) -> None:
-        save_pretrained(self, directory, name=name)
+    def save_pretrained(self, directory: str | Path, name: str | None = None, **card_info: Any) -> None:
+        """``config.json`` + ``model.safetensors`` + the model card ``README.md`` (``card_info``: license, tags,
+        datasets, metrics, summary; ``card=False`` writes none)."""
+        save_pretrained(self, directory, name=name, **card_info)
+
+    def push_to_hub(self, repo_id: str, **options: Any) -> str:
+        """Save into a temporary folder and upload it to the Hugging Face Hub (:func:`pixelwise.hub.push_to_hub`;
+        needs ``pip install "pixelwise[hub]"``). Returns the commit URL."""
+        from pixelwise.hub import push_to_hub
+
+        return push_to_hub(self, repo_id, **options)
 
     def num_parameters(self) -> int:
         return sum(p.numel() for p in self.parameters())

@@ -16,6 +16,7 @@ from torch import nn
 
 from pixelwise import rundir
 from pixelwise.errors import PixelwiseError
+from pixelwise.hub import resolve_model_dir
 from pixelwise.models.base import (
     CONFIG_NAME,
     FORMAT_VERSION,
@@ -102,9 +103,11 @@ def check_state_shapes(model: nn.Module, state: Mapping[str, torch.Tensor], weig
 
 
 def from_pretrained(directory: str | Path, weights_name: str = WEIGHTS_NAME,
-                    device: torch.device | str = "cpu") -> nn.Module:
-    """Rebuild a model from ``config.json`` + weights in ``directory``; strict key check; eval mode."""
-    directory = Path(directory)
+                    device: torch.device | str = "cpu", revision: str | None = None) -> nn.Module:
+    """Rebuild a model from ``config.json`` + weights in ``directory``; strict key check; eval mode.
+    ``directory``: a local folder, ``pixelwise/<shipped name>`` or a Hugging Face Hub repo id ``org/name``
+    (``revision``: a Hub branch, tag or commit; :func:`pixelwise.hub.resolve_model_dir`)."""
+    directory = resolve_model_dir(directory, revision=revision)
     config_path = directory / CONFIG_NAME
     if not config_path.exists():
         raise PixelwiseError(
@@ -128,11 +131,12 @@ def from_pretrained(directory: str | Path, weights_name: str = WEIGHTS_NAME,
 
 
 def resolve_generator(path: str | Path) -> tuple[Path, str]:
-    """A model dir, a checkpoint dir (``step_N/``) or a run dir -> (directory, weights file name)."""
-    path = Path(path)
+    """A model dir, a checkpoint dir (``step_N/``), a run dir, ``pixelwise/<shipped name>`` or a Hugging Face
+    Hub repo id ``org/name`` -> (directory, weights file name)."""
+    path = resolve_model_dir(path)
     if not path.is_dir():
         raise PixelwiseError(f"{path} is not a directory: give a model dir (config.json + model.safetensors), "
-                             f"a checkpoint dir or a run dir")
+                             f"a checkpoint dir, a run dir or a Hub repo id org/name")
     from pixelwise.models.manifest import verify_for_loading
 
     for weights in (WEIGHTS_NAME, rundir.GENERATOR):

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from pixelwise.data.transforms import tensor_to_photo
+from pixelwise.extras import require
 from pixelwise.fileio import atomic_write, atomic_write_text
 from pixelwise.rundir import METRICS, TENSORBOARD, sample_path
 
@@ -43,6 +44,7 @@ class Monitor:
         self._truncate_metrics(resume_step)
         self._metrics = open(run_dir / METRICS, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
         if tensorboard:
+            require("tensorboard", "train", "TensorBoard logging (train.tensorboard=false turns it off)")
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(str(run_dir / TENSORBOARD), purge_step=resume_step + 1)
