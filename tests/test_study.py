@@ -25,7 +25,7 @@ TINY = [
     "labels.eval_images=2", "labels.grid_images=2",
     "deblur.data.load_height=64", "deblur.data.load_width=64", "deblur.data.crop_height=32",
     "deblur.data.crop_width=32", "deblur.data.max_images=4", "deblur.eval_images=2", "deblur.grid_images=1",
-    "deblur.strengths=[0.5,1.0]",
+    "deblur.strengths=[0.5,1.0]", "deblur.epochs=2", "deblur.decay_epochs=1",
     "eval.kid_subsets=10", "bench.runs=2", "bench.warmup=0",
     "bench.fullsize_height=32", "bench.fullsize_width=64", "bench.fullsize_runs=1", "bench.fullsize_warmup=0",
     "progress=false",
@@ -116,6 +116,11 @@ def test_results_per_epoch(tiny_study: study.StudyOutput) -> None:
         for model in results[task]["models"]:
             assert [e["epoch"] for e in model["epochs"]] == [1, 2]
             assert model["final"] == model["epochs"][-1]
+            # eval.fid_every_epoch=false (the demo): PSNR every epoch, FID/KID at the last evaluation only
+            assert all(e["psnr"] is not None for e in model["epochs"])
+            assert model["epochs"][0]["fid"] is None and model["epochs"][0]["kid"] is None
+            if results["fid"]["available"]:
+                assert model["final"]["fid"] is not None
     lines = plots.read_jsonl(tiny_study.out_dir / "runs" / "asapnet" / "metrics.jsonl")
     assert any("eval/psnr" in line for line in lines)  # the per-epoch evaluation is logged with the losses
     assert plots.loss_series(lines)  # and the loss curves have data
@@ -173,6 +178,28 @@ def test_load_study_config_and_errors() -> None:
         study_config.load_study_config("demo", ["deblur.strengths=[0.5,2]"])
     with pytest.raises(PixelwiseError, match="unique"):
         study_config.load_study_config("demo", ["deblur.models={asapnet: {name: X, preset: deblurgan-tiny}}"])
+
+
+def test_task_epochs_and_decay_reach_the_run_configs() -> None:
+    import torch
+
+    config = study_config.load_study_config("demo")
+    assert config.eval.fid_every_epoch is False  # the demo: FID/KID after the last epoch only
+    cpu = torch.device("cpu")
+    label_run = study.build_run_config(config, "labels", config.models("labels")["asapnet"], cpu)
+    deblur_run = study.build_run_config(config, "deblur", config.models("deblur")["deblurgan"], cpu)
+    assert (label_run.train.epochs, label_run.train.decay_epochs) == (config.epochs, 0)
+    assert deblur_run.train.epochs + deblur_run.train.decay_epochs == config.deblur.epochs
+    assert deblur_run.train.decay_epochs == config.deblur.decay_epochs > 0 and deblur_run.train.max_steps is None
+    again = study_config.load_study_config("demo", ["epochs=2", "deblur.epochs=null", "deblur.decay_epochs=1"])
+    run = study.build_run_config(again, "deblur", again.models("deblur")["deblurgan"], cpu)
+    assert (run.train.epochs, run.train.decay_epochs) == (1, 1)  # the study's epochs, the last one decaying
+    with pytest.raises(PixelwiseError, match="decay_epochs"):
+        study_config.load_study_config("demo", ["deblur.epochs=3", "deblur.decay_epochs=4"])
+    with pytest.raises(PixelwiseError, match="decay_epochs"):
+        study_config.load_study_config("demo", ["epochs=null", "deblur.epochs=null"])
+    with pytest.raises(PixelwiseError, match=r"labels\.epochs"):
+        study_config.load_study_config("demo", ["labels.epochs=0"])
 
 
 def test_seed_preset_resolves_with_paths(tmp_path: Path) -> None:

@@ -36,6 +36,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from pixelwise.models.asapnet_config import ASAPNetConfig
@@ -101,7 +102,7 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
             std = math.sqrt((1.0 if i == len(channels) - 2 else 2.0) / nci)
             weight = torch.randn(nci, nco, generator=generator) * std
             if i == 0:
-                weight[cfg.hr_pixel_channels:] = 0.0
+                weight[cfg.hr_mlp_pixel_channels:] = 0.0
             parts += [torch.zeros(nco), weight.reshape(-1)]  # split_mlp_params: bias, then input-major weight
         with torch.no_grad():
             nn.init.xavier_normal_(last.weight, gain=cell_gain)
@@ -154,8 +155,16 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
         return self.run_lowres_stream(self.lowres_input(x))
 
     def hr_pixels(self, x: torch.Tensor) -> torch.Tensor:
-        """The input channels the per-pixel MLP sees (the edge channel dropped when lr_instance)."""
-        return x[:, : self.config.hr_pixel_channels] if self.config.lr_instance else x
+        """The input channels the per-pixel MLP sees (the edge channel dropped when lr_instance); with
+        ``hr_neighbourhood`` k > 1, the k x k reflect-padded window of them around each pixel (C*k*k channels,
+        channel-major), so that both high-res paths (and a fused kernel) see it as ordinary dense pixels."""
+        x = x[:, : self.config.hr_pixel_channels] if self.config.lr_instance else x
+        k = self.config.hr_neighbourhood
+        if k == 1:
+            return x
+        b, c, h, w = x.shape
+        windows = F.unfold(F.pad(x, (k // 2,) * 4, mode="reflect"), k)  # (B, C*k*k, H*W)
+        return windows.view(b, c * k * k, h, w)
 
     # --- entry points ----------------------------------------------------------------------------
     def _check_dense(self, x: torch.Tensor) -> None:

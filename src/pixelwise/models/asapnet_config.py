@@ -33,6 +33,10 @@ class ASAPNetConfig:
     # the low-res stream's last conv) plus a small per-cell part; see ASAPNetGenerator.shared_mlp_init_
     shared_mlp_init: bool = False
     hr_path: Literal["fast", "reference"] = "fast"  # how the high-res stream is computed; same function
+    # k (odd): the per-pixel MLP sees the k x k neighbourhood of the input around its pixel (reflect-padded;
+    # channel-major, then row, then column) instead of the pixel alone; 1 = the paper and official model.
+    # RGB mode only (an option for deblurring, where the MLP must see edges to sharpen them)
+    hr_neighbourhood: int = 1
 
     @property
     def in_channels(self) -> int:
@@ -44,6 +48,12 @@ class ASAPNetConfig:
     @property
     def hr_pixel_channels(self) -> int:
         return self.in_channels - int(self.lr_instance)
+
+    @property
+    def hr_mlp_pixel_channels(self) -> int:
+        """Rows of the per-pixel MLP's first layer fed by the image (before the positional encoding): the
+        high-res pixel channels times the ``hr_neighbourhood`` window."""
+        return self.hr_pixel_channels * self.hr_neighbourhood**2
 
     @property
     def onehot_channels(self) -> int:
@@ -61,7 +71,7 @@ class ASAPNetConfig:
 
     @property
     def mlp_channels(self) -> list[int]:
-        first = self.hr_pixel_channels + 4 * self.num_frequencies
+        first = self.hr_mlp_pixel_channels + 4 * self.num_frequencies
         return [first] + [self.hr_width] * (self.hr_depth - 1) + [self.output_nc]
 
     @property
@@ -110,5 +120,9 @@ class ASAPNetConfig:
             raise ValueError("global_residual needs input_mode='rgb' with as many input as output channels")
         if self.hr_depth < 1:
             raise ValueError("hr_depth must be at least 1")
+        if self.hr_neighbourhood < 1 or self.hr_neighbourhood % 2 == 0:
+            raise ValueError(f"hr_neighbourhood={self.hr_neighbourhood} must be an odd number >= 1")
+        if self.hr_neighbourhood > 1 and self.input_mode != "rgb":
+            raise ValueError("hr_neighbourhood > 1 needs input_mode='rgb' (a label map feeds the MLP one id per pixel)")
         if self.hr_path not in ("fast", "reference"):
             raise ValueError(f"hr_path={self.hr_path!r}: use 'fast' or 'reference'")

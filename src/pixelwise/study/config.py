@@ -35,6 +35,8 @@ class StudyTask:
     #                                 split in name order; None: the whole split
     strengths: list[float] = field(default_factory=list)  # deblur: evaluation blur strengths (empty: dataset's)
     grid_images: int = 3  # rows of the qualitative grids
+    epochs: int | None = None  # this task's epochs per model (None: the study's ``epochs``)
+    decay_epochs: int = 0  # the last decay_epochs of those epochs decay the learning rates linearly (toward 0)
     cache_limit: int = 256  # evaluation samples kept in memory between evaluations
 
 
@@ -42,6 +44,9 @@ class StudyTask:
 class EvalSettings:
     fid: bool = True  # FID and KID (need Inception weights; unavailable -> marked n/a, the study goes on)
     every_epoch: bool = True  # evaluate after every epoch (False: after the last one only)
+    # FID/KID at every evaluation (False: PSNR/SSIM after every epoch, FID/KID after the last one only; on a CPU
+    # the Inception features are most of an evaluation's cost)
+    fid_every_epoch: bool = True
     batch_size: int = 4
     inception_weights: str | None = None  # explicit weights file (else the offline search of metrics.py)
     kid_subsets: int = 100
@@ -60,7 +65,9 @@ class BenchSettings:
 
 @dataclass
 class StudyConfig:
-    """A whole study. ``epochs`` sets every model's ``train.epochs`` (``decay_epochs`` 0) unless null."""
+    """A whole study. ``epochs`` sets every model's ``train.epochs`` (``decay_epochs`` 0) unless null; a task's
+    ``epochs`` / ``decay_epochs`` replace that for its models (``epochs - decay_epochs`` at the initial rates,
+    then ``decay_epochs`` of linear decay)."""
 
     description: str = ""
     demo: bool = False  # tiny models: the report says so loudly
@@ -87,6 +94,11 @@ class StudyConfig:
                 raise PixelwiseError(f"{task}.models.{key}: expected a mapping with name and preset, got {value!r}")
         return out
 
+    def task_epochs(self, task: str) -> int | None:
+        """Epochs per model of ``task``: its own ``epochs``, else the study's (None: the presets' schedules)."""
+        section: StudyTask = getattr(self, task)
+        return section.epochs if section.epochs is not None else self.epochs
+
     def validate(self) -> None:
         for task in TASKS:
             models = self.models(task)
@@ -101,6 +113,12 @@ class StudyConfig:
             for s in section.strengths:
                 if not 0.0 <= s <= 1.0:
                     raise PixelwiseError(f"{task}.strengths: {s} is outside [0, 1]")
+            if section.epochs is not None and section.epochs < 1:
+                raise PixelwiseError(f"{task}.epochs={section.epochs} must be >= 1 (or null for the study's epochs)")
+            epochs = self.task_epochs(task)
+            if section.decay_epochs < 0 or (section.decay_epochs and (epochs is None or section.decay_epochs > epochs)):
+                raise PixelwiseError(f"{task}.decay_epochs={section.decay_epochs} must be between 0 and the task's "
+                                     f"epochs ({epochs}; set epochs or {task}.epochs)")
         keys = list(self.models("labels")) + list(self.models("deblur"))
         if len(set(keys)) != len(keys):
             raise PixelwiseError(f"study config: model keys must be unique across tasks, got {keys}")

@@ -71,6 +71,12 @@ dl.glossary dt { font-weight: 600; } dl.glossary dd { margin: 0 0 0.4em 1.5em; f
 """
 
 
+def _fid_last_only(models: Sequence[Any]) -> bool:
+    """True when the models' FID was computed at their last evaluation only (eval.fid_every_epoch=false)."""
+    runs = [m.epochs for m in models if len(m.epochs) > 1]
+    return bool(runs) and all(all(e.fid is None for e in epochs[:-1]) for epochs in runs)
+
+
 def render_index_html(title: str, sections: Sequence[Section], banner: Sequence[str] = (),
                       footer: str = "") -> str:
     """The report page: a title, a banner (caveats), a section index, the sections, a footer. Text is
@@ -266,11 +272,19 @@ def _figures(out_dir: Path, results: StudyResults) -> tuple[list[Figure], list[F
                               ("psnr", "PSNR dB, all"), ("ssim", "SSIM, all"),
                               *[(f"psnr@{s}", f"PSNR dB, s={s}") for s in strengths]],
                              figures / "metrics_deblur.png", "Deblurring: metrics after every epoch")
+    fid_last = {task: _fid_last_only(getattr(results, task).models) for task in ("labels", "deblur")}
     metric_figs = [
         Figure(f"{FIGURES_DIR}/metrics_labels.png", f"Table 1 models ({_joined(results.labels.model_names())}): "
-                                                    f"FID, KID, PSNR, SSIM on the evaluation split after every epoch."),
+                                                    + ("PSNR, SSIM on the evaluation split after every epoch, FID "
+                                                       "and KID after the last one (eval.fid_every_epoch=false)."
+                                                       if fid_last["labels"] else
+                                                       "FID, KID, PSNR, SSIM on the evaluation split after every "
+                                                       "epoch.")),
         Figure(f"{FIGURES_DIR}/metrics_deblur.png", f"Table 2 models ({_joined(results.deblur.model_names())}): "
-                                                    f"metrics after every epoch, overall and per blur strength."),
+                                                    + ("PSNR and SSIM after every epoch, overall and per blur "
+                                                       "strength; FID and KID after the last one "
+                                                       "(eval.fid_every_epoch=false)." if fid_last["deblur"] else
+                                                       "metrics after every epoch, overall and per blur strength.")),
     ]
     plots.plot_runtime_bars(plots.runtime_groups(results), figures / "runtime.png", results.device)
     runtime_fig = Figure(f"{FIGURES_DIR}/runtime.png", f"Inference time per image, batch 1, on {results.device}.")

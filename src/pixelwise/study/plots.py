@@ -141,6 +141,7 @@ def plot_metric_curves(per_model: Mapping[str, Sequence[Any]], metrics: Sequence
     cols = min(4, max(1, len(metrics)))
     rows = math.ceil(len(metrics) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.8 * cols, 2.9 * rows), squeeze=False)
+    epochs = [r.get("epoch") for records in per_model.values() for r in records if _is_number(r.get("epoch"))]
     for ax, (key, label) in zip(axes.flat, metrics):
         plotted = False
         for model, records in per_model.items():
@@ -153,6 +154,10 @@ def plot_metric_curves(per_model: Mapping[str, Sequence[Any]], metrics: Sequence
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("epoch", fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        if epochs:  # one epoch axis for every panel, also one whose metric has a single point (FID at the end)
+            low, high = min(epochs), max(epochs)
+            pad = max(0.5, 0.04 * (high - low))
+            ax.set_xlim(low - pad, high + pad)
         ax.tick_params(labelsize=7)
         ax.grid(alpha=0.3)
         if plotted:

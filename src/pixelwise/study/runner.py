@@ -72,7 +72,8 @@ def _load(sample: dict[str, Any] | None) -> MachineLoad | None:
 
 def build_run_config(config: StudyConfig, task: str, spec: StudyModel, device: Any) -> Any:
     """The model's training preset, with the task's ``data`` merged over its data section, then the study's
-    ``train_overrides``, the study epochs/seed/device, and the model's own overrides (last wins)."""
+    ``train_overrides``, the task's (or study's) epochs and decay epochs, the study seed/device, and the model's
+    own overrides (last wins)."""
     from pixelwise.train.config import load_preset_dict, run_config_from_dict
 
     section: StudyTask = getattr(config, task)
@@ -80,8 +81,10 @@ def build_run_config(config: StudyConfig, task: str, spec: StudyModel, device: A
     data.setdefault("data", {})
     data["data"] = {**(data["data"] or {}), **section.data}
     study_overrides = list(config.train_overrides)
-    if config.epochs is not None:
-        study_overrides += [f"train.epochs={config.epochs}", "train.decay_epochs=0", "train.max_steps=null"]
+    epochs = config.task_epochs(task)
+    if epochs is not None:
+        decay = section.decay_epochs
+        study_overrides += [f"train.epochs={epochs - decay}", f"train.decay_epochs={decay}", "train.max_steps=null"]
     study_overrides += [f"train.seed={config.seed}", f"train.device={device}", f"train.progress={config.progress}"]
     apply_overrides(data, study_overrides + list(spec.overrides))
     run_config = run_config_from_dict(data, where=f"{task}.models ({spec.preset})")
@@ -118,9 +121,10 @@ def train_and_evaluate(run_config: Any, run_dir: Path, sets: list[EvalSet], devi
     epochs: list[EpochRecord] = []
     holder: dict[str, Any] = {}
 
-    def evaluate(generator: Any, epoch: float, step: int) -> dict[str, Any]:
+    def evaluate(generator: Any, epoch: float, step: int, final: bool) -> dict[str, Any]:
         t0 = time.perf_counter()
-        record = evaluate_sets(generator, sets, device, extractor, settings.batch_size, settings.kid_subsets)
+        use = extractor if (settings.fid_every_epoch or final) else None  # eval.fid_every_epoch=false: the last only
+        record = evaluate_sets(generator, sets, device, use, settings.batch_size, settings.kid_subsets)
         epochs.append(scores_from_record(record, EpochRecord, epoch=epoch, step=step,
                                          eval_seconds=time.perf_counter() - t0))
         return record
@@ -129,7 +133,7 @@ def train_and_evaluate(run_config: Any, run_dir: Path, sets: list[EvalSet], devi
         holder["generator"] = end.generator
         if not settings.every_epoch and end.step < total:
             return {}
-        record = evaluate(end.generator, end.epoch, end.step)
+        record = evaluate(end.generator, end.epoch, end.step, final=end.step >= total)
         return {f"eval/{k}": v for k, v in _finite(record).items() if k != "fid_n"}
 
     summary = train(run_config, run_dir, resume=None, on_epoch_end=on_epoch_end, dataset=dataset)
@@ -140,8 +144,13 @@ def train_and_evaluate(run_config: Any, run_dir: Path, sets: list[EvalSet], devi
 
         generator = load_generator(run_dir, device=device)
         with torch.no_grad():
-            evaluate(generator, round(summary.step / steps_per_epoch, 2), summary.step)
+            evaluate(generator, round(summary.step / steps_per_epoch, 2), summary.step, final=True)
         epochs[-1].partial_epoch = True
+    elif extractor is not None and epochs[-1].fid is None:
+        # the run ended early (before the planned last step) with FID/KID kept for the last evaluation: add them
+        last = epochs.pop()
+        with torch.no_grad():
+            evaluate(generator, last.epoch, last.step, final=True)
     return summary, epochs, generator.eval()
 
 
