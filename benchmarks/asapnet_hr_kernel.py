@@ -20,34 +20,22 @@ import math
 import os
 import statistics
 import sys
-import time
 import traceback
 from collections.abc import Callable
 
 import torch
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+from pixelwise.runtime import DTYPES
 
 
 def timed(fn: Callable[[], object], device: torch.device, warmup: int, runs: int) -> float:
+    """Median ms of ``runs`` calls after ``warmup`` untimed ones (pixelwise.timing's CUDA-event / perf_counter
+    timing)."""
+    from pixelwise.timing import time_calls
+
     for _ in range(warmup):
         fn()
-    times = []
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        for _ in range(runs):
-            start.record()
-            fn()
-            end.record()
-            end.synchronize()
-            times.append(start.elapsed_time(end))
-    else:
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            fn()
-            times.append((time.perf_counter() - t0) * 1000)
-    return statistics.median(times)
+    return statistics.median(time_calls(fn, device, runs))
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -56,7 +44,7 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 def build(height: int, width: int, tiny: bool, device: torch.device):
-    from pixelwise.evaluate.bench import asapnet_grid
+    from pixelwise.bench import asapnet_grid
     from pixelwise.registry import create_model
 
     s = asapnet_grid(height, width)
@@ -77,7 +65,7 @@ def knob_sets(quick: bool) -> list[dict[str, int]]:
 
 def bench_size(height: int, width: int, dtypes: list[str], device: torch.device,
                args: argparse.Namespace) -> list[dict]:
-    from pixelwise.evaluate.bench import label_maps
+    from pixelwise.bench import label_maps
     from pixelwise.kernels.asapnet_hr_triton import TritonHRKernel
 
     model = build(height, width, args.tiny, device)

@@ -18,7 +18,7 @@ import torch
 
 from pixelwise.data import DataConfig, build_dataset
 from pixelwise.data.blur import kernel_spread, sample_kernel
-from pixelwise.evaluate.metrics import psnr, quantize
+from pixelwise.metrics import psnr, quantize
 
 STRENGTHS = (0.0, 0.1, 0.25, 0.5, 0.75, 1.0)
 

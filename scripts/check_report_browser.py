@@ -11,9 +11,13 @@ import argparse
 import sys
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # browser_check.py beside this script
+
 
 def main(argv: list[str] | None = None) -> int:
-    from pixelwise.evaluate import report
+    import browser_check
+
+    from pixelwise.study.html import missing_links
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("report", help="report folder (holding index.html) or an HTML file")
@@ -26,9 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     if not page.is_file():
         print(f"{page} does not exist", file=sys.stderr)
         return 1
-    missing = report.missing_links(page)
+    missing = missing_links(page)
     print(f"links on disk: {'all present' if not missing else 'MISSING ' + ', '.join(missing)}")
-    if report.find_chromium() is None:
+    if browser_check.find_chromium() is None:
         print("no Chromium found: install Debian's `chromium` package for the browser check", file=sys.stderr)
         return 2
     shot = Path(args.screenshot) if args.screenshot else None
@@ -36,8 +40,8 @@ def main(argv: list[str] | None = None) -> int:
         import tempfile
 
         shot = Path(tempfile.mkdtemp(prefix="pixelwise-report-")) / "screenshot.png"
-    check = report.check_in_browser(page, screenshot=shot, window_size=(args.width, 2400))
-    blank = check.screenshot is None or report.screenshot_is_blank(check.screenshot)
+    check = browser_check.check_in_browser(page, screenshot=shot, window_size=(args.width, 2400))
+    blank = check.screenshot is None or browser_check.screenshot_is_blank(check.screenshot)
     print(f"browser: {check.total_images} images, {len(check.broken_images)} broken "
           f"{check.broken_images or ''}, {check.tables} tables, screenshot {shot} "
           f"({check.screenshot_bytes} bytes{', BLANK' if blank else ''}), tables wider than the "

@@ -99,7 +99,7 @@ def fmt(value: Any, spec: str = ".3g") -> str:
 def main() -> int:
     work, out_dir, device = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-    from pixelwise.evaluate.bench import format_markdown
+    from pixelwise.bench import format_markdown
 
     stages = load_stages(work)
     records = load_bench(work)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "official"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))  # tools outside the package
 FAMILY = {"asap": "asapnet", "p2phd": "pix2pixhd", "dg": "deblurgan"}
 
 

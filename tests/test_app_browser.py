@@ -26,12 +26,11 @@ from PIL import Image
 pytest.importorskip("gradio", reason="the app's extra is not installed (pip install -e '.[app]')")
 pytest.importorskip("selenium", reason="selenium is not installed (pip install -e '.[app]')")
 
+from browser_check import find_chromium  # scripts/browser_check.py (tests/conftest.py puts scripts/ on the path)
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
-
-from pixelwise.evaluate.report import find_chromium
 
 CHROMIUM = find_chromium()
 CHROMEDRIVER = shutil.which("chromedriver") or next(

@@ -8,19 +8,17 @@ import pytest
 import torch
 
 from pixelwise import official
-from pixelwise.data.semantic import instance_edges
 from pixelwise.errors import PixelwiseError
 from pixelwise.kernels import available_backends, install
 from pixelwise.models.asapnet import (
     ASAPNetGenerator,
-    instance_edge_map,
-    one_hot_dense,
     positional_encoding,
     positional_encoding_1d,
     tent_downsample,
     tent_downsample_labels,
 )
 from pixelwise.models.io import from_pretrained
+from pixelwise.ops import one_hot
 from pixelwise.registry import create_model
 
 from .conftest import load_fixture
@@ -173,13 +171,8 @@ def test_dense_input_gradient_equal_reference():
 @pytest.mark.parametrize("factor", [1, 2, 4, 8])
 def test_tent_downsample_of_labels_equals_dense(factor: int):
     label = torch.randint(0, 7, (2, 1, 8 * 5, 8 * 3))
-    dense = tent_downsample(one_hot_dense(label, 7), factor)
+    dense = tent_downsample(one_hot(label, 7), factor)
     assert (tent_downsample_labels(label, 7, factor) - dense).abs().max() <= 1e-6
-
-
-def test_instance_edge_map_equals_official_edges():
-    instance = torch.randint(0, 3, (2, 1, 9, 13), dtype=torch.int32)
-    assert torch.equal(instance_edge_map(instance), instance_edges(instance))
 
 
 def test_dense_input_equals_official_preprocessing():
@@ -285,7 +278,7 @@ def test_kernel_backends():
 def test_per_cell_weights_reach_the_mlp_in_row_major_layout(monkeypatch):
     """A (cells, nci, nco) weight with unit stride on nco and nco on nci lets baddbmm use one batched GEMM
     (a transposed layout silently falls back to one GEMM per cell, several times slower)."""
-    import pixelwise.models.asapnet as asapnet
+    import pixelwise.models.asapnet_mlp as asapnet  # the fast path calls mlp_tail from there
 
     real = asapnet.mlp_tail
     seen = []
@@ -303,3 +296,72 @@ def test_per_cell_weights_reach_the_mlp_in_row_major_layout(monkeypatch):
         model.hr_block_pixels = 64
         model.forward_labels(label, instance)
     assert seen and all(seen)
+
+
+# --- hr_neighbourhood: the per-pixel MLP sees a k x k window (an option for deblurring) -----------------------
+def _neighbourhood_model(k: int, seed: int = 0) -> ASAPNetGenerator:
+    torch.manual_seed(seed)
+    model = create_model("deblurgan-asap", hr_neighbourhood=k, **RGB)
+    with torch.no_grad():  # weights large enough that every MLP layer matters (the official init is ~0)
+        for p in model.parameters():
+            p.normal_(0.0, 0.3)
+    return model
+
+
+@pytest.mark.parametrize("k", [3, 5])
+def test_hr_neighbourhood_fast_equals_reference_with_gradients(k: int):
+    model = _neighbourhood_model(k).train()
+    assert model.config.mlp_channels[0] == 3 * k * k + 4 * 3  # S=8: 3 frequencies x (cos, sin) x (x, y)
+    x = (torch.rand(2, 3, 16, 24) * 2 - 1).requires_grad_(True)
+    weight = torch.linspace(-1, 1, 2 * 3 * 16 * 24).view(2, 3, 16, 24)
+
+    def run(path: str) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+        model.zero_grad()
+        model.hr_path = path
+        model.hr_block_pixels = 64 if path == "fast" else None  # several blocks
+        out = model(x)
+        (gx,) = torch.autograd.grad((out * weight).sum(), x, retain_graph=True)
+        (out * weight).sum().backward()
+        return out.detach(), gx, {n: p.grad.clone() for n, p in model.named_parameters()}
+
+    out_ref, gx_ref, g_ref = run("reference")
+    out_fast, gx_fast, g_fast = run("fast")
+    assert out_ref.abs().max() > 0.1  # not a trivial (saturated or zero) output
+    assert (out_ref - out_fast).abs().max() <= 1e-5
+    assert (gx_ref - gx_fast).abs().max() <= 1e-5 * max(1.0, gx_ref.abs().max().item())
+    for name in g_ref:
+        scale = max(1.0, g_ref[name].abs().max().item())
+        assert (g_ref[name] - g_fast[name]).abs().max() <= 1e-5 * scale, name
+
+
+def test_hr_neighbourhood_windows_are_the_reflect_padded_neighbours():
+    model = _neighbourhood_model(3)
+    x = torch.rand(1, 3, 8, 16)
+    windows = model.hr_pixels(x)
+    assert windows.shape == (1, 27, 8, 16)
+    padded = torch.nn.functional.pad(x, (1, 1, 1, 1), mode="reflect")
+    for c in range(3):
+        for dy in range(3):
+            for dx in range(3):
+                assert torch.equal(windows[:, c * 9 + dy * 3 + dx], padded[:, c, dy:dy + 8, dx:dx + 16])
+    assert torch.equal(windows[:, 4::9], x)  # the centre of each channel's window is the pixel itself
+    assert torch.equal(_neighbourhood_model(1).hr_pixels(x), x)  # k = 1: the official model's input
+
+
+def test_hr_neighbourhood_identity_start_and_round_trip(tmp_path):
+    model = create_model("deblurgan-asap", hr_neighbourhood=5, zero_init_output=True, **RGB).eval()
+    x = torch.rand(1, 3, 16, 16) * 2 - 1
+    with torch.no_grad():
+        assert torch.equal(model(x), x)  # global residual + zeroed last MLP layer: the identity
+    model.save_pretrained(str(tmp_path / "m"))
+    again = from_pretrained(tmp_path / "m")
+    assert again.config.hr_neighbourhood == 5
+    with torch.no_grad():
+        assert torch.equal(again.eval()(x), model(x))
+
+
+def test_hr_neighbourhood_validation():
+    with pytest.raises(ValueError, match="odd"):
+        create_model("deblurgan-asap", hr_neighbourhood=2, **RGB)
+    with pytest.raises(ValueError, match="rgb"):
+        create_model("asapnet", hr_neighbourhood=3, **TINY)

@@ -7,9 +7,10 @@ import json
 import pytest
 import torch
 
+from pixelwise import bench
 from pixelwise.cli import main
 from pixelwise.errors import PixelwiseError
-from pixelwise.evaluate import bench
+from pixelwise.models.pix2pixhd import Pix2PixHDConfig
 from pixelwise.registry import create_model
 
 REQUIRED = {"model", "height", "width", "dtype", "device", "median_ms", "peak_memory_mb", "params", "gflops",
@@ -74,7 +75,7 @@ def test_run_benchmark_records_ratios_and_error_rows():
 
 
 def test_flops_scale_with_pixels_for_a_convolutional_generator():
-    model = create_model("pix2pixhd", **bench.TINY_OPTIONS["Pix2PixHDConfig"]).eval()
+    model = create_model("pix2pixhd", **Pix2PixHDConfig.tiny_options()).eval()
     small = bench.count_flops(model, bench.benchmark_input(model.config, 32, 32)[0])
     large = bench.count_flops(model, bench.benchmark_input(model.config, 64, 64)[0])
     assert small > 0 and large == 4 * small

@@ -82,7 +82,7 @@ def test_psnr_of_blurred_photos_falls_with_strength() -> None:
     """The bundled test photos (64x64, 30-px paths), each blurred as the evaluation set blurs it (its fixed
     kernel from the data seed and its name) for data seeds 0-2: the mean PSNR against the sharp photos falls
     at every step of strength."""
-    from pixelwise.evaluate.metrics import psnr, quantize
+    from pixelwise.metrics import psnr, quantize
 
     config = DataConfig(format="bundled-blur", root="", load_height=64, load_width=64, blur_strength=0.0)
     dataset = build_dataset(config, "test", train=False)

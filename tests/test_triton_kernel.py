@@ -156,7 +156,7 @@ def test_cuda_full_width_float32_is_ieee():
 
 
 def test_lowres_options_and_bench_execution_fields():
-    from pixelwise.evaluate.bench import run_benchmark
+    from pixelwise.bench import run_benchmark
     from pixelwise.kernels.lowres import CUDAGraphed, configure_lowres
 
     model = _model()

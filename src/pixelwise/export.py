@@ -27,6 +27,8 @@ import torch
 from torch import nn
 
 from pixelwise.errors import PixelwiseError
+from pixelwise.extras import require
+from pixelwise.ops import semantic_input
 
 OPSET = 18
 TOLERANCE = 1e-4  # max |onnxruntime - PyTorch| accepted by the export check
@@ -40,14 +42,9 @@ class _LabelInput(nn.Module):
         self.model, self.label_channels, self.instance_edge, self.fast = model, label_channels, instance_edge, fast
 
     def forward(self, label: torch.Tensor, instance: torch.Tensor | None = None) -> torch.Tensor:
-        from pixelwise.models.asapnet import instance_edge_map, one_hot_dense
-
         if self.fast:
             return self.model.forward_labels(label, instance)
-        x = one_hot_dense(label, self.label_channels)
-        if self.instance_edge:
-            x = torch.cat([x, instance_edge_map(instance)], dim=1)
-        return self.model(x)
+        return self.model(semantic_input(label, self.label_channels, instance if self.instance_edge else None))
 
 
 def _wrap(model: nn.Module, kind: str) -> nn.Module:
@@ -58,14 +55,6 @@ def _wrap(model: nn.Module, kind: str) -> nn.Module:
 
     spec = input_spec(model)
     return _LabelInput(model, spec.label_channels, spec.instance_edge, spec.label_fast_path)
-
-
-def _dense_channels(model: nn.Module) -> int:
-    config = getattr(model, "config", None)
-    for name in ("in_channels", "input_nc"):
-        if hasattr(config, name):
-            return int(getattr(config, name))
-    raise PixelwiseError(f"cannot tell how many input channels {type(model).__name__} takes")
 
 
 def example_inputs(model: nn.Module, input_kind: str, height: int, width: int, batch: int = 1,
@@ -82,7 +71,9 @@ def example_inputs(model: nn.Module, input_kind: str, height: int, width: int, b
         if spec.instance_edge:
             inputs["instance"] = label * 1000 + torch.randint(0, 2, label.shape, generator=g) * (label > 1)
         return inputs
-    return {"input": torch.rand(batch, _dense_channels(model), height, width, generator=g) * 2 - 1}
+    if not spec.channels:
+        raise PixelwiseError(f"cannot tell how many input channels {type(model).__name__} takes")
+    return {"input": torch.rand(batch, spec.channels, height, width, generator=g) * 2 - 1}
 
 
 def resolve_input_kind(model: nn.Module, input_kind: str = "auto") -> Literal["labels", "dense"]:
@@ -110,6 +101,9 @@ def export_onnx(model: nn.Module | str | Path, output: str | Path, *, input_kind
 
     from pixelwise.fileio import atomic_write
     from pixelwise.inference import input_spec
+
+    require("onnxscript", "export", "ONNX export")
+    require("onnx", "export", "ONNX export")
 
     if not isinstance(model, nn.Module):
         from pixelwise.models.io import load_generator
@@ -181,6 +175,7 @@ def float32_error(model: nn.Module, sizes: Sequence[tuple[int, int]], input_kind
 def verify_onnx(model: nn.Module, path: str | Path, sizes: Sequence[tuple[int, int]], input_kind: str = "auto",
                 batch: int = 1) -> list[float]:
     """max |onnxruntime - PyTorch| of the exported file at each (H, W) in ``sizes`` (random inputs)."""
+    require("onnxruntime", "export", "checking the ONNX file")
     import onnxruntime as ort
 
     kind = resolve_input_kind(model, input_kind)

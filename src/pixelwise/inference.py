@@ -22,60 +22,38 @@ whole image before tiling, so tiles never invent edges at their borders.
 
 from __future__ import annotations
 
+import dataclasses
 import glob
-import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import nn
 
 from pixelwise.errors import PixelwiseError
+from pixelwise.models.base import InputSpec
+from pixelwise.runtime import DTYPES, resolve_device, resolve_dtype
+from pixelwise.tiling import BLENDS, axis_weights, blend_ramp, crop_to, pad_to_multiple, tile_starts
 
-DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-BLENDS = ("cosine", "linear")
 DEFAULT_OVERLAP = 64
 _GLOB_CHARS = ("*", "?", "[")
 
 
 # --- what a model takes ------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class InputSpec:
-    """How a generator takes its input: integer label maps (``labels``) or photos in [-1, 1] (``photo``)."""
-
-    kind: Literal["labels", "photo"]
-    multiple: int  # H and W must be multiples of this
-    label_channels: int = 0  # one-hot channels (labels): ids must be < this (255 allowed when ``dontcare``)
-    instance_edge: bool = False  # an instance edge channel follows the one-hot channels
-    dontcare: bool = False  # id 255 maps to the last one-hot channel (ASAP-Net contain_dontcare_label)
-    label_fast_path: bool = False  # the model has ``forward_labels`` (ASAP-Net): no dense one-hot is built
-
-
 def input_spec(model: nn.Module, instance_edge: bool | None = None) -> InputSpec:
-    """The :class:`InputSpec` of a pixelwise generator (or of any module with a ``size_multiple`` attribute,
-    taken as a photo model). ``instance_edge`` overrides what a pix2pixHD config records about its last input
-    channel (for models saved before the config recorded it, where the official default, an edge map, is read)."""
-    from pixelwise.models.asapnet import ASAPNetGenerator
-    from pixelwise.models.deblurgan import ResnetGenerator
-    from pixelwise.models.pix2pixhd import GlobalGenerator, LocalEnhancer
-
-    if isinstance(model, ASAPNetGenerator):
-        cfg = model.config
-        if cfg.input_mode == "rgb":
-            return InputSpec("photo", cfg.downsampling)
-        return InputSpec("labels", cfg.downsampling, cfg.onehot_channels, cfg.instance_edge,
-                         cfg.contain_dontcare_label, label_fast_path=True)
-    if isinstance(model, (GlobalGenerator, LocalEnhancer)):
-        cfg = model.config
-        if cfg.input_mode == "rgb":
-            return InputSpec("photo", cfg.size_multiple)
-        edge = cfg.instance_edge if instance_edge is None else instance_edge
-        return InputSpec("labels", cfg.size_multiple, cfg.input_nc - int(edge), edge, cfg.contain_dontcare_label)
-    if isinstance(model, ResnetGenerator):
-        return InputSpec("photo", model.config.size_multiple)
-    return InputSpec("photo", int(getattr(model, "size_multiple", 1)))
+    """The :class:`InputSpec` of a generator: its config's ``input_spec()`` (a module without one, but with a
+    ``size_multiple`` attribute, is taken as a photo model). ``instance_edge`` overrides what a label model without
+    the fast label path records about its last input channel (for pix2pixHD models saved before the config
+    recorded it, where the official default, an edge map, is read)."""
+    config = getattr(model, "config", None)
+    if not hasattr(config, "input_spec"):
+        return InputSpec("photo", int(getattr(model, "size_multiple", 1)))
+    spec: InputSpec = config.input_spec()
+    if instance_edge is not None and spec.kind == "labels" and not spec.label_fast_path:
+        spec = dataclasses.replace(spec, instance_edge=instance_edge,
+                                   label_channels=spec.channels - int(instance_edge))
+    return spec
 
 
 def size_multiple(model: nn.Module) -> int:
@@ -83,90 +61,7 @@ def size_multiple(model: nn.Module) -> int:
     return input_spec(model).multiple
 
 
-# --- padding -----------------------------------------------------------------------------------------------
-def _pad_index(size: int, pad: int, mode: str) -> torch.Tensor:
-    idx = torch.arange(size + pad)
-    if mode == "reflect" and pad <= size - 1:
-        return torch.where(idx > size - 1, 2 * (size - 1) - idx, idx)
-    return idx.clamp(max=size - 1)  # replicate (also reflect's fallback when the image is too small)
-
-
-def pad_to_multiple(x: torch.Tensor, multiple: int, mode: Literal["reflect", "replicate"] = "reflect"
-                    ) -> tuple[torch.Tensor, tuple[int, int]]:
-    """Pad the last two dims of ``x`` (any dtype) at the bottom and right up to multiples of ``multiple``.
-    ``reflect`` mirrors without repeating the edge (replicate where the image is too small to mirror).
-    Returns the padded tensor and the original (H, W) for :func:`crop_to`."""
-    if mode not in ("reflect", "replicate"):
-        raise ValueError(f"pad mode {mode!r}: use reflect or replicate")
-    h, w = x.shape[-2:]
-    ph, pw = -h % multiple, -w % multiple
-    if ph:
-        x = x.index_select(-2, _pad_index(h, ph, mode).to(x.device))
-    if pw:
-        x = x.index_select(-1, _pad_index(w, pw, mode).to(x.device))
-    return x, (h, w)
-
-
-def crop_to(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Undo :func:`pad_to_multiple`: keep the top-left ``size`` = (H, W)."""
-    return x[..., : size[0], : size[1]]
-
-
-# --- tiling ------------------------------------------------------------------------------------------------
-def tile_starts(size: int, tile: int, overlap: int, multiple: int = 1) -> list[int]:
-    """Start offsets of tiles of length ``tile`` covering ``size``: steps of ``tile - overlap`` rounded down to
-    the multiple (at least one multiple), the last tile flush with the end."""
-    if tile >= size:
-        return [0]
-    step = max(multiple, (tile - overlap) // multiple * multiple)
-    return [*range(0, size - tile, step), size - tile]
-
-
-def blend_ramp(length: int, blend: str = "cosine") -> torch.Tensor:
-    """Rising weights over an overlap of ``length`` pixels: 0 in the first quarter, a linear or raised-cosine
-    ramp over the middle half, 1 in the last quarter; ``ramp + ramp.flip(0) == 1``."""
-    if blend not in BLENDS:
-        raise PixelwiseError(f"blend {blend!r}: use one of {', '.join(BLENDS)}")
-    pos = (torch.arange(length, dtype=torch.float64) + 0.5 - length / 4) / (length / 2)
-    u = pos.clamp(0.0, 1.0)
-    if blend == "cosine":
-        u = 0.5 - 0.5 * torch.cos(math.pi * u)
-    return u.float()
-
-
-def _axis_weights(starts: list[int], index: int, tile: int, blend: str) -> torch.Tensor:
-    w = torch.ones(tile)
-    if index > 0:
-        ov = starts[index - 1] + tile - starts[index]
-        w[:ov] *= blend_ramp(ov, blend)
-    if index + 1 < len(starts):
-        ov = starts[index] + tile - starts[index + 1]
-        w[tile - ov:] *= blend_ramp(ov, blend).flip(0)
-    return w
-
-
 # --- running a model ---------------------------------------------------------------------------------------
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None``/``"auto"``: CUDA when available, else CPU; otherwise the named device, checked."""
-    if device is None or str(device) == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        resolved = torch.device(device)
-    except (RuntimeError, TypeError) as exc:
-        raise PixelwiseError(f"--device {device!r} is not a device name; use auto, cpu, cuda or cuda:N") from exc
-    if resolved.type == "cuda" and not torch.cuda.is_available():
-        raise PixelwiseError(f"--device {device}: CUDA is not available here; use --device cpu")
-    return resolved
-
-
-def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
-    if dtype is None or isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype not in DTYPES:
-        raise PixelwiseError(f"dtype {dtype!r}: use one of {', '.join(DTYPES)}")
-    return DTYPES[dtype]
-
-
 def prepare_model(model: nn.Module, device: str | torch.device | None = None, dtype: str | torch.dtype | None = None,
                   compile: bool = False, hr_path: str | None = None) -> nn.Module:
     """Move ``model`` (in place) to ``device``/``dtype`` for inference, in eval mode. On CUDA: cudnn.benchmark,
@@ -240,7 +135,7 @@ class _Runner:
         self.device, self.dtype = _model_device_dtype(model)
 
     def __call__(self, data: dict[str, torch.Tensor]) -> torch.Tensor:
-        from pixelwise.data.semantic import one_hot_labels
+        from pixelwise.ops import one_hot_labels
 
         with torch.inference_mode():
             if self.spec.kind == "photo":
@@ -295,7 +190,7 @@ def translate_image(model: nn.Module, image_or_labels: torch.Tensor, instance: t
             if inst.shape != label.shape:
                 raise PixelwiseError(f"{source}: instance map shape {tuple(inst.shape)} differs from the label "
                                      f"map's {tuple(label.shape)}")
-            from pixelwise.data.semantic import instance_edges
+            from pixelwise.ops import instance_edges
 
             data["edge"] = instance_edges(pad_to_multiple(inst, m, "replicate")[0])
     from pixelwise.limits import check_input_size, check_memory
@@ -333,7 +228,7 @@ def _run_tiled(run: Callable[[dict[str, torch.Tensor]], torch.Tensor], data: dic
         piece = run({k: v[..., y:y + th, x:x + tw] for k, v in data.items()})
         if out is None:
             out = torch.zeros(piece.shape[0], piece.shape[1], height, width)
-        w = _axis_weights(ys, i, th, blend)[:, None] * _axis_weights(xs, j, tw, blend)[None, :]
+        w = axis_weights(ys, i, th, blend)[:, None] * axis_weights(xs, j, tw, blend)[None, :]
         out[..., y:y + th, x:x + tw] += piece * w
         weight_sum[y:y + th, x:x + tw] += w
     assert out is not None

@@ -18,8 +18,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from pixelwise.data.semantic import instance_edges, one_hot_labels
 from pixelwise.errors import PixelwiseError
+from pixelwise.ops import instance_edges, one_hot_labels
 from pixelwise.registry import create_model
 
 FAMILIES = ("asapnet", "pix2pixhd", "deblurgan")

@@ -1,7 +1,10 @@
 """Name -> model constructor registry (after timm's): ``create_model("asapnet", downsampling=32)``.
 
 Each entry pairs a config dataclass (with per-name default overrides) and the ``nn.Module`` class built
-from it. Generators and discriminators share one table; ``list_models(kind=...)`` filters it.
+from it. Generators and discriminators share one table; ``list_models(kind=...)`` filters it. The registry owns
+names: :func:`create_model` records the name in ``model.registry_name`` (the model classes carry none), and
+``save_pretrained`` writes it. Nothing below :mod:`pixelwise.models.base` imports this module, so there is no
+import cycle through it (``tests/test_layering.py``).
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from pixelwise.bench import count_flops, parse_size, prepare_call, run_benchmark
 from pixelwise.config import list_presets, load_yaml, to_dict
 from pixelwise.data.blur import motion_blur, sample_kernel
 from pixelwise.data.cityscapes import class_names as cityscapes_class_names
@@ -21,7 +22,6 @@ from pixelwise.data.transforms import (
     tensor_to_photo,
 )
 from pixelwise.errors import PixelwiseError
-from pixelwise.evaluate.bench import count_flops, parse_size, prepare_call, run_benchmark
 from pixelwise.inference import InputSpec, check_labels, input_spec, prepare_model, resolve_device, translate_image
 from pixelwise.models.io import load_generator, resolve_generator
 from pixelwise.registry import create_model, list_models

@@ -61,16 +61,15 @@ def parse_model_options(items: list[str], models: list[str]) -> dict[str, dict[s
 def run(args: argparse.Namespace) -> int:
     import sys
 
-    import torch
-
+    from pixelwise.bench import default_models, format_markdown, parse_size, run_benchmark, write_json
     from pixelwise.errors import PixelwiseError
-    from pixelwise.evaluate.bench import default_models, format_markdown, parse_size, run_benchmark, write_json
+    from pixelwise.runtime import resolve_device
 
     models = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else default_models()
     if not models:
         raise PixelwiseError("--models is empty; give registry names such as asapnet,pix2pixhd")
     sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()] if args.sizes else None
-    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = resolve_device(args.device)
 
     def progress(record: dict[str, Any]) -> None:
         if args.quiet:

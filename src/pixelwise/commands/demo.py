@@ -13,7 +13,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from pixelwise.evaluate.study import print_summary, run_study_preset
+    from pixelwise.extras import require_extra
+
+    require_extra("train", "pixelwise demo")
+    from pixelwise.study.runner import print_summary, run_study_preset
 
     output = run_study_preset("demo", args.out, args.overrides)
     print_summary(output)

@@ -7,7 +7,8 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="a model dir (config.json + model.safetensors), a checkpoint dir or a run dir")
+    parser.add_argument("model", help="a model dir (config.json + model.safetensors), a checkpoint dir, a run dir "
+                                      "or a Hub repo id org/name")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="data options, e.g. data.root=/data/cityscapes data.load_height=256 (the 'data.' "
                              "prefix may be left out)")
@@ -39,13 +40,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import torch
+    from pixelwise.extras import require_extra
 
+    require_extra("metrics", "pixelwise eval")
     from pixelwise.data import build_dataset
     from pixelwise.errors import PixelwiseError
-    from pixelwise.evaluate.evaluation import eval_split, evaluate_model, load_eval_data_config
-    from pixelwise.evaluate.metrics import format_summary
+    from pixelwise.metrics.evaluate import eval_split, evaluate_model, load_eval_data_config
+    from pixelwise.metrics.suite import format_summary
     from pixelwise.models.io import load_generator
+    from pixelwise.runtime import resolve_device
 
     overrides = list(args.overrides)
     if args.data_format:
@@ -54,11 +57,7 @@ def run(args: argparse.Namespace) -> int:
         overrides.append(f"data.root={args.data_root}")
     if args.batch_size < 1:
         raise PixelwiseError(f"--batch-size={args.batch_size} must be >= 1")
-    device = args.device
-    if device == "auto":
-        device = "cuda" if torch.cuda.is_available() else "cpu"
-    elif device.startswith("cuda") and not torch.cuda.is_available():
-        raise PixelwiseError(f"--device {device}: CUDA is not available; use --device cpu")
+    device = resolve_device(args.device)
     data_config, source = load_eval_data_config(args.data, overrides, model_path=args.model)
     data_config, split = eval_split(data_config, args.split, args.max_images)
     model = load_generator(args.model, device=device)

@@ -16,7 +16,8 @@ checked with onnxruntime against PyTorch at two sizes unless --no-verify.
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("model", help="model dir (config.json + model.safetensors), checkpoint dir or run dir")
+    parser.add_argument("model", help="model dir (config.json + model.safetensors), checkpoint dir, run dir "
+                                      "or Hub repo id org/name")
     parser.add_argument("--format", choices=["onnx"], default="onnx", help="export format (onnx)")
     parser.add_argument("--output", "-o", required=True, help="file to write, e.g. model.onnx")
     parser.add_argument("--input", dest="input_kind", choices=["auto", "labels", "dense"], default="auto",

@@ -20,7 +20,9 @@ whole input, so tiled results differ from untiled ones (usually slightly); use t
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.epilog = EPILOG
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("model", help="model dir (config.json + model.safetensors), checkpoint dir or run dir")
+    parser.add_argument("model", help="model dir (config.json + model.safetensors), checkpoint dir, run dir, "
+                                      "or a Hugging Face Hub repo id org/name (pip install \"pixelwise[hub]\"; "
+                                      "HF_HUB_OFFLINE=1: the cache only)")
     parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image files, folders or glob patterns")
     parser.add_argument("--output", "-o", required=True, help="folder for the output PNGs (same stems as inputs)")
     parser.add_argument("--instances", default=None, metavar="DIR", help="folder of instance id maps")

@@ -18,9 +18,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pixelwise.extras import require_extra
+
+    require_extra("train", "pixelwise study")
     from pathlib import Path
 
-    from pixelwise.evaluate.study import default_out_dir, print_summary, rerender_report, run_study_preset
+    from pixelwise.study.config import default_out_dir
+    from pixelwise.study.runner import print_summary, rerender_report, run_study_preset
 
     out = Path(args.out) if args.out else default_out_dir(args.preset)
     if args.report_only:

@@ -17,6 +17,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from pixelwise.extras import require_extra
+
+    require_extra("train", "pixelwise train")
     from pixelwise.train.config import load_run_config
     from pixelwise.train.loop import train
 

@@ -8,8 +8,8 @@ import torch
 from torch.utils.data import Dataset, Subset
 
 from pixelwise.data.config import DataConfig
-from pixelwise.data.semantic import instance_edges, one_hot_labels
 from pixelwise.errors import PixelwiseError
+from pixelwise.ops import instance_edges, one_hot_labels
 
 
 def _root(config: DataConfig) -> Path:

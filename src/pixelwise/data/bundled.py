@@ -27,6 +27,7 @@ import numpy as np
 from PIL import Image
 
 from pixelwise.errors import PixelwiseError
+from pixelwise.extras import require
 from pixelwise.fileio import make_temp_dir
 
 VERSION = "v1"
@@ -47,6 +48,7 @@ def _rgb(array: np.ndarray) -> np.ndarray:
 
 def _photo(name: str) -> Callable[[], np.ndarray]:
     def load() -> np.ndarray:
+        require("skimage", "train", "the bundled photos (scikit-image's data)")
         import skimage.data
 
         if name.startswith("motorcycle_"):
@@ -68,6 +70,7 @@ LABEL_TILE = (128, 256)  # Cityscapes' 1:2 aspect
 
 def real_blurred_photo() -> np.ndarray:
     """scikit-image's ``clock``: a real motion-blurred photo (uint8 (H, W, 3)), without a sharp partner."""
+    require("skimage", "train", "the bundled photos (scikit-image's data)")
     import skimage.data
 
     return _rgb(skimage.data.clock())
@@ -126,6 +129,7 @@ def bundled_blur_root() -> Path:
 
 
 def _lab_features(photo: np.ndarray) -> np.ndarray:
+    require("scipy", "train", "the bundled label maps")
     from scipy.ndimage import gaussian_filter
     from skimage.color import rgb2lab
 
@@ -135,6 +139,7 @@ def _lab_features(photo: np.ndarray) -> np.ndarray:
 
 def _palette(photos: dict[str, np.ndarray], classes: int) -> np.ndarray:
     """k-means centres (classes, 3) in CIELAB from the training photos, sorted by lightness."""
+    require("scipy", "train", "the bundled label maps")
     from scipy.cluster.vq import kmeans2
 
     rng = np.random.default_rng(0)
@@ -150,6 +155,7 @@ def _palette(photos: dict[str, np.ndarray], classes: int) -> np.ndarray:
 
 def _label_map(photo: np.ndarray, centres: np.ndarray) -> np.ndarray:
     """Nearest-centre ids, then a 5x5 majority filter so labels form regions, not specks."""
+    require("scipy", "train", "the bundled label maps")
     from scipy.ndimage import uniform_filter
 
     feats = _lab_features(photo)
@@ -162,6 +168,7 @@ def _label_map(photo: np.ndarray, centres: np.ndarray) -> np.ndarray:
 def _instances(label: np.ndarray, classes: int) -> np.ndarray:
     """Cityscapes-style instance ids: ``id * 1000 + k`` per connected component of "thing" ids (the upper
     half), the plain id elsewhere."""
+    require("scipy", "train", "the bundled label maps")
     from scipy.ndimage import label as components
 
     out = label.astype(np.int64).copy()

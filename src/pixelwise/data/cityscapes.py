@@ -14,6 +14,7 @@ import numpy as np
 
 from pixelwise.data.files import keyed, list_images, pair, require_dir
 from pixelwise.errors import PixelwiseError
+from pixelwise.extras import require
 
 NUM_IDS = 35  # ids 0..33 occur in *_labelIds.png; the official codes use label_nc = 35
 NUM_TRAIN_IDS = 19
@@ -31,6 +32,7 @@ class LabelRecord:
 
 
 def _labels() -> list:
+    require("cityscapesscripts", "train", "the Cityscapes label table")
     from cityscapesscripts.helpers.labels import labels
 
     return list(labels)

@@ -28,3 +28,8 @@ def parse_strength(value: float | str | Sequence[float], where: str = "--strengt
             f"or a range lo,hi (also lo-hi) with 0 <= lo <= hi <= 1, e.g. 0.2,0.8"
         )
     return numbers[0], numbers[1]
+
+
+def strength_label(strength: float) -> str:
+    """0.25 -> '0.25', 1.0 -> '1': how a blur strength names result keys (``psnr@0.25``) and files."""
+    return f"{float(strength):g}"

@@ -119,16 +119,6 @@ def tensor_to_photo(tensor: torch.Tensor) -> np.ndarray:
     return quantize_photo(tensor.cpu()).movedim(-3, -1).numpy()
 
 
-def to_unit(tensor: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] -> [0, 1]."""
-    return (tensor + 1.0) / 2.0
-
-
-def from_unit(tensor: torch.Tensor) -> torch.Tensor:
-    """[0, 1] -> [-1, 1]."""
-    return tensor * 2.0 - 1.0
-
-
 def label_to_tensor(array: np.ndarray) -> torch.Tensor:
     """Integer (H, W) -> int64 (1, H, W)."""
     return torch.from_numpy(np.array(array, dtype=np.int64)).unsqueeze(0)

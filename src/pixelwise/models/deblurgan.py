@@ -6,12 +6,13 @@ skip: ``output = clamp(input + G(input), -1, 1)`` ("ResOut")."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
-from pixelwise.models.layers import PretrainedModel, ResnetBlock, norm_2d
+from pixelwise.models.base import InputSpec, PretrainedModel
+from pixelwise.models.layers import ResnetBlock, norm_2d
 
 
 @dataclass
@@ -35,9 +36,23 @@ class DeblurGANConfig:
     def size_multiple(self) -> int:
         return 2**self.n_downsampling
 
+    # --- the model contract (pixelwise.models.base.InputSpec) ---------------------------------------------
+    def input_spec(self) -> InputSpec:
+        """What this generator takes: a photo of ``input_nc`` channels in [-1, 1]."""
+        return InputSpec("photo", self.size_multiple, channels=self.input_nc)
+
+    @classmethod
+    def input_options(cls, spec: InputSpec) -> dict[str, Any]:
+        """The options that make this generator take the input ``spec`` describes (what the data gives)."""
+        return {"input_nc": spec.channels}
+
+    @classmethod
+    def tiny_options(cls) -> dict[str, Any]:
+        """A narrow variant for quick CPU runs and tests: same layer structure, far fewer channels."""
+        return dict(ngf=4, n_blocks=1)
+
 
 class ResnetGenerator(PretrainedModel):
-    registry_name = "deblurgan"
 
     def __init__(self, config: DeblurGANConfig | None = None) -> None:
         config = config or DeblurGANConfig()

@@ -20,7 +20,8 @@ import torch
 from torch import nn
 from torch.nn.utils import spectral_norm
 
-from pixelwise.models.layers import PretrainedModel, avg_pool_downsample, norm_2d
+from pixelwise.models.base import PretrainedModel
+from pixelwise.models.layers import avg_pool_downsample, norm_2d
 
 _KW = 4
 _PADW = 2  # ceil((kw - 1) / 2), as in all three official codes
@@ -65,7 +66,6 @@ def _run_layers(layers: list[nn.Module], x: torch.Tensor) -> list[torch.Tensor]:
 
 
 class Pix2PixHDDiscriminator(PretrainedModel):
-    registry_name = "pix2pixhd-multiscale"
 
     def __init__(self, config: DiscriminatorConfig | None = None) -> None:
         config = config or DiscriminatorConfig()
@@ -99,7 +99,6 @@ class _SpadeNLayer(nn.Module):
 
 
 class SpadeDiscriminator(PretrainedModel):
-    registry_name = "spade-multiscale"
 
     def __init__(self, config: DiscriminatorConfig | None = None) -> None:
         config = config or DiscriminatorConfig(input_nc=39, n_layers=4, num_D=2)
@@ -120,7 +119,6 @@ class PatchGANCritic(PretrainedModel):
     """DeblurGAN's critic: n_layers strided 4x4 convs, one stride-1 conv, a 1-channel output, no sigmoid
     (WGAN-GP needs an unbounded critic)."""
 
-    registry_name = "patchgan"
 
     def __init__(self, config: DiscriminatorConfig | None = None) -> None:
         config = config or DiscriminatorConfig(input_nc=3, n_layers=3, num_D=1)

@@ -1,36 +1,37 @@
-"""Model files: ``config.json`` (registry name + architecture config) beside ``model.safetensors``,
-so a model reloads without any training flags (the diffusers convention)."""
+"""Opening model files: ``config.json`` (registry name + architecture config) beside the weights, so a model
+reloads without any training flags (the diffusers convention). Writing them is
+:meth:`pixelwise.models.base.PretrainedModel.save_pretrained`; the run-directory layout is :mod:`pixelwise.rundir`.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors.torch import load_file, save_file
 from torch import nn
 
+from pixelwise import rundir
 from pixelwise.errors import PixelwiseError
-
-CONFIG_NAME = "config.json"
-WEIGHTS_NAME = "model.safetensors"
-FORMAT_VERSION = 1
-
-
-def model_record(model: nn.Module, name: str | None = None) -> dict[str, Any]:
-    """The JSON-able description that rebuilds ``model``'s architecture."""
-    from pixelwise.config import to_dict
-
-    name = name or getattr(model, "registry_name", "")
-    if not name:
-        raise ValueError(f"{type(model).__name__} has no registry name; pass name=")
-    return {"format_version": FORMAT_VERSION, "model": name, "config": to_dict(model.config)}
+from pixelwise.hub import resolve_model_dir
+from pixelwise.models.base import (
+    CONFIG_NAME,
+    FORMAT_VERSION,
+    WEIGHTS_NAME,
+    load_state_dict,
+    model_record,
+    save_pretrained,
+    save_state_dict,
+)
+from pixelwise.models.checks import _int_fields, check_model_config
+from pixelwise.registry import create_model, get_entry
 
 
 def model_from_record(record: dict[str, Any], where: str = "config.json") -> nn.Module:
     from pixelwise.config import from_dict
-    from pixelwise.registry import create_model, get_entry
 
     if "model" not in record or "config" not in record:
         raise PixelwiseError(f"{where} lacks the 'model' and 'config' fields of a pixelwise model file")
@@ -39,39 +40,74 @@ def model_from_record(record: dict[str, Any], where: str = "config.json") -> nn.
     return create_model(record["model"], config=config)
 
 
-def save_state_dict(state: dict[str, torch.Tensor], path: str | Path, metadata: dict[str, str] | None = None) -> None:
-    """Atomically write a state dict as safetensors (tensors made contiguous and moved to CPU)."""
-    from pixelwise.fileio import atomic_write
-
-    tensors = {k: v.detach().to("cpu").contiguous() for k, v in state.items()}
-    atomic_write(path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
-
-
-def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    path = Path(path)
-    if not path.exists():
-        raise PixelwiseError(f"weights file {path} does not exist")
-    try:
-        return load_file(str(path))
-    except Exception as exc:  # safetensors raises several error types for damaged files
-        raise PixelwiseError(f"weights file {path} is damaged or not safetensors ({exc})") from exc
+# --- does a state dict fit a model (one line naming the key, both shapes and the likely config field) ----------
+def _mismatches(model: nn.Module, state: Mapping[str, torch.Tensor]) -> list[tuple[str, tuple, tuple]]:
+    own = model.state_dict()
+    return [(k, tuple(state[k].shape), tuple(v.shape)) for k, v in own.items()  # in the model's order
+            if k in state and tuple(state[k].shape) != tuple(v.shape)]
 
 
-def save_pretrained(model: nn.Module, directory: str | Path, name: str | None = None,
-                    weights_name: str = WEIGHTS_NAME) -> Path:
-    from pixelwise.fileio import atomic_write_json
+def _candidates(value: int, file_shape: tuple, model_shape: tuple) -> list[int]:
+    out = set()
+    for a, b in zip(file_shape, model_shape):
+        if a != b and b:
+            if a * value % b == 0:
+                out.add(a * value // b)
+            out.add(a)
+    return sorted(v for v in out if v >= 1 and v != value)
 
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    save_state_dict(model.state_dict(), directory / weights_name, metadata={"format": "pt"})
-    atomic_write_json(directory / CONFIG_NAME, model_record(model, name))
-    return directory
+
+def likely_field(name: str, config: Any, state: Mapping[str, torch.Tensor], key: str, file_shape: tuple,
+                 model_shape: tuple) -> str | None:
+    """``"ngf=16 (config says 8)"`` when rebuilding with that one change makes every shape fit (or at least
+    ``key``'s); None when no single integer field explains it."""
+    partial = None
+    for f in _int_fields(config):
+        current = getattr(config, f.name)
+        for value in _candidates(current, file_shape, model_shape):
+            try:
+                trial = dataclasses.replace(config, **{f.name: value})
+                check_model_config(name, trial)
+                with torch.device("meta"):
+                    model = create_model(name, config=trial)
+            except Exception:  # a candidate that does not build is simply not the answer
+                continue
+            own = model.state_dict()
+            if key in own and tuple(own[key].shape) == file_shape:
+                if not _mismatches(model, state) and set(own) == set(state):
+                    return f"{f.name}={value} (config.json says {current})"
+                partial = partial or f"{f.name}={value} (config.json says {current})"
+    return partial
+
+
+def check_state_shapes(model: nn.Module, state: Mapping[str, torch.Tensor], weights: str, config_file: str,
+                       name: str | None = None) -> None:
+    """Raise one line when a tensor of ``state`` has another shape than ``model``'s tensor of that name."""
+    bad = _mismatches(model, state)
+    if not bad:
+        return
+    key, file_shape, model_shape = bad[0]
+    name = name or getattr(model, "registry_name", "")
+    guess = None
+    config = getattr(model, "config", None)
+    if name and dataclasses.is_dataclass(config):
+        guess = likely_field(name, config, state, key, file_shape, model_shape)
+    hint = (f"the weights look like {guess}: fix that field in {config_file}" if guess else
+            f"{config_file} does not describe the network these weights were trained with: use the config.json "
+            f"saved with them")
+    more = f" (and {len(bad) - 1} more tensors)" if len(bad) > 1 else ""
+    raise PixelwiseError(
+        f"{weights} does not match {config_file}: tensor {key} has shape {list(file_shape)} in the file but "
+        f"{list(model_shape)} in the model built from the config{more}; {hint}"
+    )
 
 
 def from_pretrained(directory: str | Path, weights_name: str = WEIGHTS_NAME,
-                    device: torch.device | str = "cpu") -> nn.Module:
-    """Rebuild a model from ``config.json`` + weights in ``directory``; strict key check; eval mode."""
-    directory = Path(directory)
+                    device: torch.device | str = "cpu", revision: str | None = None) -> nn.Module:
+    """Rebuild a model from ``config.json`` + weights in ``directory``; strict key check; eval mode.
+    ``directory``: a local folder, ``pixelwise/<shipped name>`` or a Hugging Face Hub repo id ``org/name``
+    (``revision``: a Hub branch, tag or commit; :func:`pixelwise.hub.resolve_model_dir`)."""
+    directory = resolve_model_dir(directory, revision=revision)
     config_path = directory / CONFIG_NAME
     if not config_path.exists():
         raise PixelwiseError(
@@ -84,8 +120,6 @@ def from_pretrained(directory: str | Path, weights_name: str = WEIGHTS_NAME,
         raise PixelwiseError(f"{config_path} is not valid JSON: {exc}") from exc
     model = model_from_record(record, where=str(config_path))
     state = load_state_dict(directory / weights_name)
-    from pixelwise.models.checks import check_state_shapes
-
     check_state_shapes(model, state, str(directory / weights_name), str(config_path), record["model"])
     result = model.load_state_dict(state, strict=False)
     if result.missing_keys or result.unexpected_keys:
@@ -96,31 +130,25 @@ def from_pretrained(directory: str | Path, weights_name: str = WEIGHTS_NAME,
     return model.to(device).eval()
 
 
-# Layout of a training run, as written by pixelwise.train.checkpoint (that module owns it; these names are
-# repeated here only so that inference can open a run without importing the training stack).
-RUN_CHECKPOINTS = "checkpoints"
-RUN_LATEST = "latest"
-CHECKPOINT_GENERATOR = "generator.safetensors"
-
-
 def resolve_generator(path: str | Path) -> tuple[Path, str]:
-    """A model dir, a checkpoint dir (``step_N/``) or a run dir -> (directory, weights file name)."""
-    path = Path(path)
+    """A model dir, a checkpoint dir (``step_N/``), a run dir, ``pixelwise/<shipped name>`` or a Hugging Face
+    Hub repo id ``org/name`` -> (directory, weights file name)."""
+    path = resolve_model_dir(path)
     if not path.is_dir():
         raise PixelwiseError(f"{path} is not a directory: give a model dir (config.json + model.safetensors), "
-                             f"a checkpoint dir or a run dir")
+                             f"a checkpoint dir, a run dir or a Hub repo id org/name")
     from pixelwise.models.manifest import verify_for_loading
 
-    for weights in (WEIGHTS_NAME, CHECKPOINT_GENERATOR):
+    for weights in (WEIGHTS_NAME, rundir.GENERATOR):
         if (path / weights).exists():
             verify_for_loading(path, [weights, CONFIG_NAME])  # when a manifest.json exists: refuse damage
             return path, weights
-    latest = path / RUN_CHECKPOINTS / RUN_LATEST
+    latest = rundir.latest_link(path)
     if latest.exists():
         return resolve_generator(latest.resolve())
     raise PixelwiseError(
-        f"{path} holds no model: expected {WEIGHTS_NAME} (model dir), {CHECKPOINT_GENERATOR} (checkpoint dir) "
-        f"or {RUN_CHECKPOINTS}/{RUN_LATEST} (run dir)"
+        f"{path} holds no model: expected {WEIGHTS_NAME} (model dir), {rundir.GENERATOR} (checkpoint dir) "
+        f"or {rundir.CHECKPOINTS}/{rundir.LATEST} (run dir)"
     )
 
 
@@ -128,3 +156,7 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> nn.M
     """Open a model dir, a training checkpoint dir or a run dir (its latest checkpoint), in eval mode."""
     directory, weights = resolve_generator(path)
     return from_pretrained(directory, weights_name=weights, device=device)
+
+
+__all__ = ["CONFIG_NAME", "FORMAT_VERSION", "WEIGHTS_NAME", "from_pretrained", "load_generator", "load_state_dict",
+           "model_from_record", "model_record", "resolve_generator", "save_pretrained", "save_state_dict"]

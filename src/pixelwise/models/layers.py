@@ -1,5 +1,4 @@
-"""Building blocks shared by the model files, and the small base class that gives every model
-``save_pretrained`` / ``from_pretrained``.
+"""Building blocks shared by the model files (normalisation, padding, residual blocks, initialisation).
 
 Module nesting here mirrors the official code so that state_dict keys match official checkpoints
 exactly; comments give the index each sub-module must sit at.
@@ -7,35 +6,8 @@ exactly; comments give the index each sub-module must sit at.
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, ClassVar
-
 import torch
 from torch import nn
-
-
-class PretrainedModel(nn.Module):
-    """Base of every pixelwise model: holds its typed ``config`` and its registry name.
-
-    ``save_pretrained(dir)`` writes ``config.json`` + ``model.safetensors``; ``from_pretrained(dir)``
-    (in :mod:`pixelwise.models.io`) rebuilds the model from those two files alone.
-    """
-
-    registry_name: ClassVar[str] = ""
-
-    def __init__(self, config: Any) -> None:
-        super().__init__()
-        if not dataclasses.is_dataclass(config):
-            raise TypeError(f"{type(self).__name__} needs a dataclass config, got {type(config).__name__}")
-        self.config = config
-
-    def save_pretrained(self, directory: str, name: str | None = None) -> None:
-        from pixelwise.models.io import save_pretrained
-
-        save_pretrained(self, directory, name=name)
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
 
 
 def norm_2d(kind: str, channels: int) -> nn.Module:

@@ -17,8 +17,8 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from pixelwise.errors import PixelwiseError
+from pixelwise.rundir import MANIFEST
 
-MANIFEST = "manifest.json"
 _STEP_DIR = re.compile(r"^step_(\d+)$")
 
 

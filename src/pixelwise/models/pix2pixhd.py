@@ -9,12 +9,13 @@ transposed convs, and the 7x7 output conv. InstanceNorm has no affine and every 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
-from pixelwise.models.layers import PretrainedModel, ResnetBlock, avg_pool_downsample, norm_2d
+from pixelwise.models.base import InputSpec, PretrainedModel
+from pixelwise.models.layers import ResnetBlock, avg_pool_downsample, norm_2d
 
 
 @dataclass
@@ -52,6 +53,28 @@ class Pix2PixHDConfig:
         if self.netG == "local":
             factor *= 2**self.n_local_enhancers
         return factor
+
+    # --- the model contract (pixelwise.models.base.InputSpec) ---------------------------------------------
+    def input_spec(self) -> InputSpec:
+        """What this generator takes: label ids (one-hot [+ dontcare] [+ edge]) or a photo."""
+        if self.input_mode == "rgb":
+            return InputSpec("photo", self.size_multiple, channels=self.input_nc)
+        return InputSpec("labels", self.size_multiple, self.onehot_channels, self.instance_edge,
+                         self.contain_dontcare_label, channels=self.input_nc)
+
+    @classmethod
+    def input_options(cls, spec: InputSpec) -> dict[str, Any]:
+        """The options that make this generator take the input ``spec`` describes (what the data gives)."""
+        if spec.kind == "labels":
+            return {"input_nc": spec.channels, "input_mode": "semantic", "instance_edge": spec.instance_edge,
+                    "contain_dontcare_label": spec.dontcare}
+        return {"input_nc": spec.channels, "input_mode": "rgb", "instance_edge": False,
+                "contain_dontcare_label": False}
+
+    @classmethod
+    def tiny_options(cls) -> dict[str, Any]:
+        """A narrow variant for quick CPU runs and tests: same layer structure, far fewer channels."""
+        return dict(ngf=4, n_blocks_global=1, n_blocks_local=1)
 
 
 def _upsample(config: Pix2PixHDConfig, in_ch: int, out_ch: int) -> nn.Module:
@@ -91,7 +114,6 @@ class _SizeChecked(PretrainedModel):
 
 
 class GlobalGenerator(_SizeChecked):
-    registry_name = "pix2pixhd"
 
     def __init__(self, config: Pix2PixHDConfig | None = None) -> None:
         config = config or Pix2PixHDConfig()
@@ -108,7 +130,6 @@ class LocalEnhancer(_SizeChecked):
     per enhancer; each enhancer ``model<n>_1`` encodes the finer input, adds the coarser features, and
     ``model<n>_2`` decodes (Sec. 3.2, "Coarse-to-fine generator")."""
 
-    registry_name = "pix2pixhd-local"
 
     def __init__(self, config: Pix2PixHDConfig | None = None) -> None:
         config = config or Pix2PixHDConfig(netG="local", ngf=32)

@@ -1,4 +1,4 @@
-"""The one place that decides the checkpoint layout of a run directory:
+"""How checkpoints are written, verified and resumed (file names: :mod:`pixelwise.rundir`):
 
     RUN/checkpoints/step_<N>/generator.safetensors       generator weights
                              discriminator.safetensors   discriminator weights
@@ -19,11 +19,9 @@ is on disk, then ``latest`` is replaced atomically (a new symlink renamed over t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
-import re
 import shutil
 import uuid
 import warnings
@@ -37,28 +35,12 @@ from torch import nn
 from pixelwise.errors import PixelwiseError
 from pixelwise.fileio import atomic_write, atomic_write_json, make_temp_dir
 from pixelwise.models import io as model_io
+from pixelwise.models.manifest import sha256
+from pixelwise.rundir import CHECKPOINT_CONFIG as CONFIG
+from pixelwise.rundir import CHECKPOINTS, DISCRIMINATOR, GENERATOR, LATEST, MANIFEST, TRAINING_STATE, step_name
+from pixelwise.rundir import STEP_DIR as _STEP_DIR
 
-CHECKPOINTS = model_io.RUN_CHECKPOINTS  # "checkpoints"
-LATEST = model_io.RUN_LATEST  # "latest"
-GENERATOR = model_io.CHECKPOINT_GENERATOR  # "generator.safetensors"
-DISCRIMINATOR = "discriminator.safetensors"
-CONFIG = model_io.CONFIG_NAME  # "config.json"
-TRAINING_STATE = "training_state.pt"
-MANIFEST = "manifest.json"
-_STEP_DIR = re.compile(r"^step_(\d+)$")
 _TMP_PREFIX = ".tmp-"
-
-
-def checkpoint_dir(run_dir: str | Path, step: int) -> Path:
-    return Path(run_dir) / CHECKPOINTS / f"step_{step}"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -108,8 +90,8 @@ def save_checkpoint(run_dir: str | Path, step: int, generator: nn.Module, discri
     """Write ``checkpoints/step_<step>/`` atomically, point ``latest`` at it and keep the newest ``keep``."""
     root = Path(run_dir) / CHECKPOINTS
     root.mkdir(parents=True, exist_ok=True)
-    tmp = make_temp_dir(root, f"{_TMP_PREFIX}step_{step}-")
-    final = root / f"step_{step}"
+    tmp = make_temp_dir(root, f"{_TMP_PREFIX}{step_name(step)}-")
+    final = root / step_name(step)
     try:
         model_io.save_state_dict(generator.state_dict(), tmp / GENERATOR, metadata={"format": "pt"})
         model_io.save_state_dict(discriminator.state_dict(), tmp / DISCRIMINATOR, metadata={"format": "pt"})
@@ -119,7 +101,7 @@ def save_checkpoint(run_dir: str | Path, step: int, generator: nn.Module, discri
         record.update(extra_config or {})
         atomic_write_json(tmp / CONFIG, record)
         atomic_write(tmp / TRAINING_STATE, lambda path: torch.save(training_state, path))
-        files = {name: {"bytes": (tmp / name).stat().st_size, "sha256": _sha256(tmp / name)}
+        files = {name: {"bytes": (tmp / name).stat().st_size, "sha256": sha256(tmp / name)}
                  for name in (GENERATOR, DISCRIMINATOR, CONFIG, TRAINING_STATE)}
         atomic_write_json(tmp / MANIFEST, {"step": step, "files": files})
         _fsync_dir(tmp)
@@ -203,7 +185,7 @@ def verify_checkpoint(path: str | Path) -> None:
         expected = files.get(name) if isinstance(files, dict) else None
         if expected is None or not file.is_file():
             raise PixelwiseError(f"checkpoint {path} is incomplete: {name} is missing")
-        if file.stat().st_size != expected["bytes"] or _sha256(file) != expected["sha256"]:
+        if file.stat().st_size != expected["bytes"] or sha256(file) != expected["sha256"]:
             raise PixelwiseError(f"checkpoint {path} is damaged: {name} does not match its {MANIFEST} entry")
 
 

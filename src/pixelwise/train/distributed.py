@@ -13,7 +13,7 @@ from typing import Any
 import torch
 import torch.distributed as dist
 
-from pixelwise.errors import PixelwiseError
+from pixelwise.runtime import resolve_device
 
 
 @dataclass
@@ -33,31 +33,12 @@ class DistInfo:
         return self.world_size > 1
 
 
-def resolve_device(spec: str, local_rank: int = 0) -> torch.device:
-    """``train.device`` -> a torch device: auto (CUDA if available), cpu, cuda (this rank's GPU), cuda:N."""
-    if spec == "auto":
-        spec = "cuda" if torch.cuda.is_available() else "cpu"
-    if spec == "cpu":
-        return torch.device("cpu")
-    if not torch.cuda.is_available():
-        raise PixelwiseError(f"train.device={spec} but CUDA is not available here; use train.device=cpu")
-    if spec == "cuda":
-        return torch.device("cuda", local_rank % torch.cuda.device_count())
-    try:
-        device = torch.device(spec)
-    except RuntimeError as exc:
-        raise PixelwiseError(f"train.device={spec!r} is not a device: use auto, cpu, cuda or cuda:N") from exc
-    if device.index is not None and device.index >= torch.cuda.device_count():
-        raise PixelwiseError(f"train.device={spec}: only {torch.cuda.device_count()} GPU(s) visible")
-    return device
-
-
 def setup(device: str = "auto") -> DistInfo:
     """Join the ``torchrun`` process group when WORLD_SIZE > 1 (gloo on CPU, NCCL on CUDA)."""
     world_size = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
     local_rank = int(os.environ.get("LOCAL_RANK", "0"))
-    torch_device = resolve_device(device, local_rank)
+    torch_device = resolve_device(device, option="train.device", local_rank=local_rank)
     owns = False
     if dist.is_available() and dist.is_initialized():
         rank, world_size = dist.get_rank(), dist.get_world_size()
@@ -111,7 +92,7 @@ def gather_objects(obj: Any, info: DistInfo) -> list[Any]:
 
 
 def broadcast_object(obj: Any, info: DistInfo) -> Any:
-    """Rank 0's ``obj`` on every rank."""
+    """Rank 0's ``obj`` (picklable) on every rank."""
     if not info.distributed:
         return obj
     box = [obj]

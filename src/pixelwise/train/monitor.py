@@ -12,44 +12,9 @@ import numpy as np
 import torch
 
 from pixelwise.data.transforms import tensor_to_photo
+from pixelwise.extras import require
 from pixelwise.fileio import atomic_write, atomic_write_text
-
-METRICS = "metrics.jsonl"
-SAMPLES = "samples"
-TENSORBOARD = "tensorboard"
-
-
-def _fallback_palette() -> np.ndarray:
-    """256 distinct colours from the golden-ratio hue walk (id 0 black)."""
-    import colorsys
-
-    colors = np.zeros((256, 3), dtype=np.uint8)
-    for i in range(1, 256):
-        r, g, b = colorsys.hsv_to_rgb((i * 0.618033988749895) % 1.0, 0.65 + 0.35 * (i % 2), 0.95 - 0.3 * (i % 3) / 2)
-        colors[i] = (int(r * 255), int(g * 255), int(b * 255))
-    return colors
-
-
-def label_palette(label_set: str = "ids") -> np.ndarray:
-    """Cityscapes colours where they exist (ids sharing black get distinct fallback colours)."""
-    fallback = _fallback_palette()
-    try:
-        from pixelwise.data.cityscapes import palette
-
-        colors = palette(label_set).copy()
-    except Exception:  # the colour table is cosmetic; never fail a run over it
-        return fallback
-    black = (colors == 0).all(axis=1)
-    black[0] = False
-    colors[black] = fallback[black]
-    return colors
-
-
-def colorize(label: torch.Tensor, palette: np.ndarray) -> torch.Tensor:
-    """(B, 1, H, W) integer ids -> (B, 3, H, W) float in [-1, 1]."""
-    table = torch.from_numpy(palette.astype(np.float32) / 127.5 - 1.0)
-    ids = label[:, 0].long().clamp(0, len(palette) - 1).cpu()
-    return table[ids].permute(0, 3, 1, 2)
+from pixelwise.rundir import METRICS, TENSORBOARD, sample_path
 
 
 def sample_grid(inputs: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor, max_rows: int = 4) -> np.ndarray:
@@ -79,6 +44,7 @@ class Monitor:
         self._truncate_metrics(resume_step)
         self._metrics = open(run_dir / METRICS, "a", encoding="utf-8")  # noqa: SIM115 - closed in close()
         if tensorboard:
+            require("tensorboard", "train", "TensorBoard logging (train.tensorboard=false turns it off)")
             from torch.utils.tensorboard import SummaryWriter
 
             self.writer = SummaryWriter(str(run_dir / TENSORBOARD), purge_step=resume_step + 1)
@@ -117,7 +83,7 @@ class Monitor:
         from PIL import Image
 
         grid = sample_grid(inputs, outputs, targets)
-        path = self.run_dir / SAMPLES / f"step_{step}.png"
+        path = sample_path(self.run_dir, step)
         atomic_write(path, lambda tmp: Image.fromarray(grid).save(tmp, format="PNG"))
         if self.writer is not None:
             self.writer.add_image("samples", grid, step, dataformats="HWC")

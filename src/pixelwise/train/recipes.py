@@ -20,7 +20,9 @@ import torch
 from torch import nn
 
 from pixelwise import losses
+from pixelwise.data.config import DataConfig
 from pixelwise.errors import PixelwiseError
+from pixelwise.models.base import InputSpec
 from pixelwise.models.layers import init_weights
 from pixelwise.train.config import LossConfig, RunConfig, TrainConfig
 
@@ -28,30 +30,14 @@ IMAGE_CHANNELS = 3
 
 
 # --- networks ---------------------------------------------------------------------------------------------
-def _derived_generator_options(config: RunConfig, config_cls: type) -> dict[str, Any]:
-    """The generator options that the data section decides (input channels)."""
+def data_input_spec(data: DataConfig) -> InputSpec:
+    """What the data section gives the generator, in the terms of the model contract (any size multiple)."""
     from pixelwise.data import input_channels
-    from pixelwise.models.asapnet import ASAPNetConfig
-    from pixelwise.models.pix2pixhd import Pix2PixHDConfig
 
-    data = config.data
-    channels = input_channels(data)
-    if config_cls is ASAPNetConfig:
-        if data.resolved_task == "labels":
-            derived: dict[str, Any] = {"input_mode": "semantic", "label_nc": data.label_nc,
-                                       "contain_dontcare_label": data.contain_dontcare_label,
-                                       "instance_edge": data.instance_edge}
-            if not data.instance_edge:
-                derived["lr_instance"] = False
-            return derived
-        return {"input_mode": "rgb", "label_nc": channels, "contain_dontcare_label": False,
-                "instance_edge": False, "lr_instance": False}
-    if config_cls is Pix2PixHDConfig:
-        if data.resolved_task == "labels":
-            return {"input_nc": channels, "input_mode": "semantic", "instance_edge": data.instance_edge,
-                    "contain_dontcare_label": data.contain_dontcare_label}
-        return {"input_nc": channels, "input_mode": "rgb", "instance_edge": False, "contain_dontcare_label": False}
-    return {"input_nc": channels}
+    if data.resolved_task == "labels":
+        return InputSpec("labels", 1, data.label_nc + int(data.contain_dontcare_label), data.instance_edge,
+                         data.contain_dontcare_label, channels=input_channels(data))
+    return InputSpec("photo", 1, channels=input_channels(data))
 
 
 def generator_config(config: RunConfig) -> Any:
@@ -64,7 +50,7 @@ def generator_config(config: RunConfig) -> Any:
     if entry.kind != "generator":
         raise PixelwiseError(f"model.name={config.model.name!r} is a {entry.kind}; choose a generator")
     options = dict(config.model.options)
-    derived = _derived_generator_options(config, entry.config_cls)
+    derived = entry.config_cls.input_options(data_input_spec(config.data))
     for key, value in derived.items():
         if key in options and options[key] != value:
             raise PixelwiseError(
@@ -73,7 +59,7 @@ def generator_config(config: RunConfig) -> Any:
                 f"data.instance_edge): remove model.options.{key}"
             )
     model_cfg = model_config(config.model.name, **{**options, **derived})
-    in_channels = getattr(model_cfg, "in_channels", getattr(model_cfg, "input_nc", None))
+    in_channels = model_cfg.input_spec().channels
     if in_channels != input_channels(config.data):
         raise PixelwiseError(f"model {config.model.name} takes {in_channels} input channels but the data gives "
                              f"{input_channels(config.data)}")

@@ -28,14 +28,9 @@ A combination that cannot run (size not divisible, out of memory, unsupported dt
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
 import dataclasses
 import gc
 import math
-import statistics
-import sys
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -44,6 +39,8 @@ import torch
 from torch import nn
 
 from pixelwise.errors import PixelwiseError
+from pixelwise.runtime import DTYPES, describe_device, dtype_name, resolve_device
+from pixelwise.timing import MEMORY_MEASURES, count_flops, measure
 
 LABEL_SIZES: tuple[tuple[int, int], ...] = ((256, 512), (512, 1024), (1024, 2048))
 DEBLUR_SIZES: tuple[tuple[int, int], ...] = ((720, 1280),)
@@ -52,21 +49,6 @@ DEFAULT_MODELS: tuple[str, ...] = ("asapnet", "asapnet-reference", "pix2pixhd", 
 REFERENCE_MODEL = "pix2pixhd"
 DEBLUR_REFERENCE_MODEL = "deblurgan"
 ASAP_GRID_ROWS = 16
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-MEMORY_MEASURES = {
-    "cuda_max_memory_allocated": "CUDA max_memory_allocated over the timed calls (weights + input + activations)",
-    "cpu_peak_rss_delta": "CPU peak resident-set growth during one forward (activations + workspace; weights and "
-                          "input already resident)",
-}
-
-# Narrow variants for quick CPU runs and tests (--tiny): same layer structure, far fewer channels and blocks.
-TINY_OPTIONS: dict[str, dict[str, Any]] = {
-    "ASAPNetConfig": dict(lr_width=8, lr_max_width=16, lr_depth=1, hr_width=8, hr_depth=2),
-    "Pix2PixHDConfig": dict(ngf=4, n_blocks_global=1, n_blocks_local=1),
-    "DeblurGANConfig": dict(ngf=4, n_blocks=1),
-}
-
-
 # --- configuration -----------------------------------------------------------------------------------------
 def parse_size(text: str) -> tuple[int, int]:
     """``"256x512"`` -> (256, 512): height x width."""
@@ -116,7 +98,7 @@ def model_options_for(name: str, height: int, width: int, tiny: bool = False,
     user = {k: v for k, v in user.items() if k in fields}
     result: dict[str, Any] = {}
     if tiny:
-        result.update(TINY_OPTIONS.get(entry.config_cls.__name__, {}))
+        result.update(entry.config_cls.tiny_options() if hasattr(entry.config_cls, "tiny_options") else {})
     if "downsampling" in fields and "downsampling" not in user:
         s = asapnet_grid(height, width)
         base = model_config(name, **{k: v for k, v in user.items() if k != "learned_ds_factor"})
@@ -144,24 +126,16 @@ def check_options(models: Sequence[str], options: Mapping[str, Mapping[str, Any]
 
 
 def input_kind(config: Any) -> str:
-    """"semantic" (label maps -> one-hot + instance edge) or "rgb" for a generator config."""
-    from pixelwise.models.asapnet import ASAPNetConfig
-    from pixelwise.models.deblurgan import DeblurGANConfig
-    from pixelwise.models.pix2pixhd import Pix2PixHDConfig
-
-    if isinstance(config, ASAPNetConfig):
-        return config.input_mode
-    if isinstance(config, Pix2PixHDConfig):
-        return config.input_mode
-    if isinstance(config, DeblurGANConfig):
-        return "rgb"
-    raise PixelwiseError(f"bench does not know the input of {type(config).__name__}")
+    """"semantic" (label maps -> one-hot + instance edge) or "rgb" for a generator config (its ``input_spec``)."""
+    if not hasattr(config, "input_spec"):
+        raise PixelwiseError(f"bench does not know the input of {type(config).__name__}")
+    return "semantic" if config.input_spec().kind == "labels" else "rgb"
 
 
 def semantic_layout(config: Any) -> tuple[int, bool]:
-    """(one-hot channels, instance-edge channel?) of a semantic generator's dense input (ASAP-Net and
-    pix2pixHD configs both record them)."""
-    return config.onehot_channels, config.instance_edge
+    """(one-hot channels, instance-edge channel?) of a semantic generator's dense input."""
+    spec = config.input_spec()
+    return spec.label_channels, spec.instance_edge
 
 
 def label_maps(height: int, width: int, n_labels: int, generator: torch.Generator | None = None) -> tuple[
@@ -178,10 +152,9 @@ def label_maps(height: int, width: int, n_labels: int, generator: torch.Generato
 
 def dense_semantic(label: torch.Tensor, instance: torch.Tensor, n_labels: int, edge: bool) -> torch.Tensor:
     """Label (+ instance) ids -> one-hot (+ instance edge): the data pipeline's primitives."""
-    from pixelwise.data.semantic import instance_edges, one_hot_labels
+    from pixelwise.ops import semantic_input
 
-    dense = one_hot_labels(label, n_labels)
-    return torch.cat([dense, instance_edges(instance)], dim=1) if edge else dense
+    return semantic_input(label, n_labels, instance if edge else None)
 
 
 def benchmark_input(config: Any, height: int, width: int, generator: torch.Generator | None = None) -> tuple[
@@ -189,11 +162,9 @@ def benchmark_input(config: Any, height: int, width: int, generator: torch.Gener
     """The dense (1, C, H, W) float32 network input for ``config`` and a description of it. Semantic models get
     random piecewise-constant label and instance maps turned into one-hot + instance edge; RGB models get a
     random image in [-1, 1]."""
-    from pixelwise.models.asapnet import ASAPNetConfig
-
     generator = generator or torch.Generator().manual_seed(0)
     if input_kind(config) == "rgb":
-        channels = config.label_nc if isinstance(config, ASAPNetConfig) else config.input_nc
+        channels = config.input_spec().channels
         return torch.rand(1, channels, height, width, generator=generator) * 2 - 1, f"RGB image ({channels} ch)"
     n_labels, edge = semantic_layout(config)
     dense = dense_semantic(*label_maps(height, width, n_labels, generator), n_labels, edge)
@@ -220,7 +191,7 @@ def prepare_call(model: nn.Module, height: int, width: int, device: torch.device
         return model, (x.to(device=device, dtype=dtype).contiguous(memory_format=memory_format),), what
     n_labels, edge = semantic_layout(model.config)
     label, instance = (t.to(device) for t in label_maps(height, width, n_labels, generator))
-    if hasattr(model, "forward_labels"):
+    if model.config.input_spec().label_fast_path:
         return model.forward_labels, (label, instance), "label + instance ids -> forward_labels (all inside the timing)"
 
     def from_ids(label: torch.Tensor, instance: torch.Tensor) -> torch.Tensor:
@@ -228,87 +199,6 @@ def prepare_call(model: nn.Module, height: int, width: int, device: torch.device
         return model(dense)
 
     return from_ids, (label, instance), "label + instance ids -> one-hot + edge -> forward (all inside the timing)"
-
-
-# --- measurement helpers -----------------------------------------------------------------------------------
-def _proc_status_kb(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as handle:
-            for line in handle:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def _reset_peak_rss() -> bool:
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)  # hand freed heap pages back so that reuse is counted as growth
-    try:
-        with open("/proc/self/clear_refs", "w") as handle:
-            handle.write("5")  # resets VmHWM to the current resident set
-        return True
-    except OSError:
-        return False
-
-
-def _cpu_peak_rss_delta_mb(call: Callable[[], Any]) -> float | None:
-    if not sys.platform.startswith("linux"):
-        call()
-        return None
-    gc.collect()
-    if not _reset_peak_rss():
-        call()
-        return None
-    before = _proc_status_kb("VmRSS")
-    call()
-    peak = _proc_status_kb("VmHWM")
-    if before is None or peak is None:
-        return None
-    return max(peak - before, 0) / 1024
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    import platform
-
-    name = platform.processor() or platform.machine()
-    try:
-        with open("/proc/cpuinfo") as handle:
-            name = next((line.split(":", 1)[1].strip() for line in handle if line.startswith("model name")), name)
-    except OSError:
-        pass
-    return f"{name} ({torch.get_num_threads()} threads)"
-
-
-def count_flops(fn: Callable[..., Any], *args: torch.Tensor) -> int:
-    """FLOPs of one call (FlopCounterMode: convolutions and matrix products, multiply-add = 2)."""
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-        fn(*args)
-    return int(counter.get_total_flops())
-
-
-def _time_calls(call: Callable[[], Any], device: torch.device, runs: int) -> list[float]:
-    times = []
-    if device.type == "cuda":
-        start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
-        torch.cuda.synchronize(device)
-        for _ in range(runs):
-            start.record()
-            call()
-            end.record()
-            end.synchronize()
-            times.append(start.elapsed_time(end))
-    else:
-        for _ in range(runs):
-            t0 = time.perf_counter()
-            call()
-            times.append((time.perf_counter() - t0) * 1000.0)
-    return times
 
 
 def _error_text(exc: BaseException) -> str:
@@ -323,7 +213,7 @@ def _base_record(name: str, height: int, width: int, device: torch.device, dtype
                  warmup: int, channels_last: bool, compile: bool, options: Mapping[str, Any] | None) -> dict[str, Any]:
     return {
         "model": name, "height": height, "width": width, "dtype": dtype_name, "device": device.type,
-        "device_name": device_name(device), "torch_version": torch.__version__, "batch": 1,
+        "device_name": describe_device(device, "short"), "torch_version": torch.__version__, "batch": 1,
         "channels_last": channels_last, "compile": compile, "runs": runs, "warmup": warmup,
         "options": dict(options or {}), "input": None, "params": None, "gflops": None, "median_ms": None,
         "min_ms": None, "mean_ms": None, "peak_memory_mb": None, "memory_measure": None,
@@ -340,8 +230,7 @@ def bench_one(name: str, height: int, width: int, device: torch.device, dtype: t
     ``lowres`` (options of :func:`pixelwise.kernels.lowres.configure_lowres`) apply to ASAP-Net models only."""
     from pixelwise.registry import create_model
 
-    dtype_name = next(k for k, v in DTYPES.items() if v == dtype)
-    record = _base_record(name, height, width, device, dtype_name, runs, warmup, channels_last, compile, options)
+    record = _base_record(name, height, width, device, dtype_name(dtype), runs, warmup, channels_last, compile, options)
     try:
         model = create_model(name, **dict(options or {})).eval()
         record["params"] = sum(p.numel() for p in model.parameters())
@@ -352,7 +241,7 @@ def bench_one(name: str, height: int, width: int, device: torch.device, dtype: t
                                                  torch.Generator().manual_seed(seed))
         record["gflops"] = count_flops(fn, *args) / 1e9  # also the first (eager) call: checks the size
         compiled = torch.compile(fn, backend=compile_backend) if compile else fn
-        record.update(_measure(lambda: compiled(*args), device, runs, warmup))
+        record.update(measure(lambda: compiled(*args), device, runs, warmup))
     except (RuntimeError, ValueError, TypeError, NotImplementedError, PixelwiseError) as exc:
         record["error"] = _error_text(exc)
     finally:
@@ -377,27 +266,6 @@ def apply_execution(model: nn.Module, device: torch.device, hr_backend: str = "a
     fields: dict[str, Any] = {"hr_backend": install(model, "torch" if reference else hr_backend, device)}
     fields.update(configure_lowres(model, device=device, **dict(lowres or {})))
     return fields
-
-
-def _measure(call: Callable[[], Any], device: torch.device, runs: int, warmup: int) -> dict[str, Any]:
-    """Warm-up, timed calls and the memory measure for one prepared call."""
-    out: dict[str, Any] = {}
-    with torch.inference_mode():
-        for _ in range(warmup):
-            call()
-        if device.type == "cuda":
-            torch.cuda.synchronize(device)
-            torch.cuda.reset_peak_memory_stats(device)
-        times = _time_calls(call, device, runs)
-        if device.type == "cuda":
-            out["peak_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
-            out["memory_measure"] = "cuda_max_memory_allocated"
-        else:
-            peak = _cpu_peak_rss_delta_mb(call)
-            if peak is not None:
-                out["peak_memory_mb"], out["memory_measure"] = peak, "cpu_peak_rss_delta"
-    out.update(median_ms=statistics.median(times), min_ms=min(times), mean_ms=statistics.fmean(times))
-    return out
 
 
 def add_speedups(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -436,9 +304,7 @@ def run_benchmark(models: Sequence[str] | None = None, sizes: Iterable[tuple[int
     if runs < 1 or warmup < 0:
         raise PixelwiseError(f"need runs >= 1 and warmup >= 0, got runs={runs}, warmup={warmup}")
     check_options(models, model_options)
-    device = torch.device(device)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise PixelwiseError("--device cuda was asked for but CUDA is not available; use --device cpu")
+    device = resolve_device(device)
     check_execution(device, hr_backend, lowres)
     size_list = [tuple(s) for s in sizes] if sizes is not None else None
     cudnn_benchmark = torch.backends.cudnn.benchmark

@@ -1,4 +1,4 @@
-"""Evaluate a generator on a dataset: PSNR, SSIM, FID, KID (conventions in :mod:`pixelwise.evaluate.metrics`),
+"""Evaluate a generator on a dataset: PSNR, SSIM, FID, KID (conventions in :mod:`pixelwise.metrics`),
 per-image values, and a grid of the worst and best images by PSNR.
 
 ``pixelwise eval MODEL`` = :func:`load_eval_data_config` (which data) + :func:`evaluate_model` (the work).
@@ -13,17 +13,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 from pixelwise.data.config import DataConfig
 from pixelwise.errors import PixelwiseError
+from pixelwise.rundir import find_run_config
+from pixelwise.runtime import json_safe, to_device
 
 METRICS_FILE = "metrics.json"
 GRID_FILE = "worst_best.png"
-RUN_CONFIG = "config.yaml"  # a training run's resolved RunConfig (written by pixelwise.train)
 
 
 # --- which data ----------------------------------------------------------------------------------------------
@@ -34,15 +34,6 @@ def _normalise_overrides(overrides: Sequence[str]) -> list[str]:
         key = item.partition("=")[0].strip()
         out.append(item if key.startswith("data.") else f"data.{item.strip()}")
     return out
-
-
-def find_run_config(model_path: str | Path) -> Path | None:
-    """The training run's ``config.yaml`` for a run dir or one of its checkpoint dirs, if there is one."""
-    path = Path(model_path).resolve()
-    for candidate in (path, *list(path.parents)[:3]):
-        if (candidate / RUN_CONFIG).is_file():
-            return candidate / RUN_CONFIG
-    return None
 
 
 def load_eval_data_config(data: str | Path | None = None, overrides: Sequence[str] = (),
@@ -70,44 +61,12 @@ def load_eval_data_config(data: str | Path | None = None, overrides: Sequence[st
 
 
 # --- helpers -----------------------------------------------------------------------------------------------
-def model_input_channels(model: nn.Module) -> int | None:
-    config = getattr(model, "config", None)
-    if config is None:
-        return None
-    if hasattr(config, "in_channels"):
-        return int(config.in_channels)
-    return int(config.input_nc) if hasattr(config, "input_nc") else None
-
-
-def model_size_multiple(model: nn.Module) -> int:
-    """The H and W multiple the generator needs (ASAP-Net: S; pix2pixHD/DeblurGAN: 2^downsamplings)."""
-    config = getattr(model, "config", None)
-    for name in ("size_multiple", "downsampling"):
-        value = getattr(config, name, None)
-        if isinstance(value, int) and value > 0:
-            return value
-    return 1
-
-
 def _pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, bool]:
     h, w = x.shape[-2:]
     pad_h, pad_w = (-h) % multiple, (-w) % multiple
     if not pad_h and not pad_w:
         return x, False
     return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate"), True
-
-
-def json_safe(value: Any) -> Any:
-    """Non-finite floats -> None, numpy scalars -> Python, recursively (strict JSON)."""
-    if isinstance(value, (float, np.floating)):
-        return float(value) if math.isfinite(value) else None
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, Mapping):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [json_safe(v) for v in value]
-    return value
 
 
 class _Extremes:
@@ -160,11 +119,14 @@ def evaluate_model(model: nn.Module, dataset: Any, data_config: DataConfig, devi
     from torch.utils.data import DataLoader
 
     from pixelwise.data import input_channels, network_input
-    from pixelwise.evaluate.metrics import MetricSuite, quantize
+    from pixelwise.inference import input_spec
+    from pixelwise.metrics.image import quantize
+    from pixelwise.metrics.suite import MetricSuite
 
     device = torch.device(device)
-    expected, given = model_input_channels(model), input_channels(data_config)
-    if expected is not None and expected != given:
+    spec = input_spec(model)
+    expected, given = spec.channels, input_channels(data_config)
+    if expected and expected != given:
         raise PixelwiseError(
             f"the model takes {expected} input channels but the data gives {given} (data.task="
             f"{data_config.resolved_task}, data.label_nc={data_config.label_nc}, data.instance_edge="
@@ -177,7 +139,7 @@ def evaluate_model(model: nn.Module, dataset: Any, data_config: DataConfig, devi
                         kid_subsets=kid_subsets, inception_weights=inception_weights, device=device,
                         feature_extractor=feature_extractor)
     model = model.to(device).eval()
-    multiple = model_size_multiple(model)
+    multiple = spec.multiple
     extremes = _Extremes(grid_count)
     per_image: list[dict[str, Any]] = []
     padded = 0
@@ -188,7 +150,7 @@ def evaluate_model(model: nn.Module, dataset: Any, data_config: DataConfig, devi
         loader = tqdm(loader, desc="eval", unit="batch")
     with torch.inference_mode():
         for batch in loader:
-            batch = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+            batch = to_device(batch, device)
             x = network_input(batch, data_config)
             h, w = x.shape[-2:]
             x, was_padded = _pad_to_multiple(x, multiple)
@@ -211,7 +173,7 @@ def evaluate_model(model: nn.Module, dataset: Any, data_config: DataConfig, devi
                 })
     result = suite.compute()
     worst, best = extremes.rows()
-    from pixelwise.evaluate.metrics import CONVENTIONS
+    from pixelwise.metrics.suite import CONVENTIONS
 
     result.update(padded=padded, conventions=dict(CONVENTIONS), per_image=per_image,
                   worst=[{"index": r["index"], "name": r["name"], "psnr": r["psnr"]} for r in worst],
@@ -226,8 +188,8 @@ def evaluate_model(model: nn.Module, dataset: Any, data_config: DataConfig, devi
 def write_outputs(result: Mapping[str, Any], worst: Sequence[Mapping[str, Any]], best: Sequence[Mapping[str, Any]],
                   out_dir: str | Path, data_config: DataConfig) -> dict[str, str]:
     """``metrics.json`` (strict JSON: non-finite -> null) and the worst/best grid in ``out_dir``."""
-    from pixelwise.evaluate.report import save_image_grid
     from pixelwise.fileio import atomic_write_json
+    from pixelwise.imagegrid import save_image_grid
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -263,9 +225,6 @@ __all__ = [
     "eval_split",
     "evaluate_model",
     "find_run_config",
-    "json_safe",
     "load_eval_data_config",
-    "model_input_channels",
-    "model_size_multiple",
     "write_outputs",
 ]

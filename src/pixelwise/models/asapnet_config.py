@@ -1,0 +1,128 @@
+"""The architecture config of ASAP-Net (:class:`ASAPNetConfig`) and its answers to the model contract."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from pixelwise.models.base import InputSpec
+
+
+@dataclass
+class ASAPNetConfig:
+    """Architecture of an ASAP-Net generator. Defaults: the official Cityscapes model at 256x512."""
+
+    input_mode: Literal["semantic", "rgb"] = "semantic"
+    label_nc: int = 35  # semantic: number of label ids (one-hot channels); rgb: image channels
+    contain_dontcare_label: bool = False  # one extra one-hot channel for id 255 -> label_nc
+    instance_edge: bool = True  # an instance-edge channel is appended as the last input channel
+    lr_instance: bool = True  # the last input channel feeds only the low-res stream
+    downsampling: int = 16  # S: pixels per parameter cell along each axis (power of 2)
+    learned_ds_factor: int = 16  # S2: learned downsampling (stride-2 convs) inside the low-res stream
+    lr_width: int = 64
+    lr_max_width: int = 1024
+    lr_depth: int = 7
+    hr_width: int = 64
+    hr_depth: int = 5
+    padding: Literal["zero", "reflect", "replicate"] = "zero"
+    output_nc: int = 3
+    global_residual: bool = False  # output = clamp(input + G(input), -1, 1) (RGB mode, DeblurGAN-ASAP)
+    zero_init_output: bool = False  # the predicted last MLP layer starts at 0: with global_residual, the identity
+    # fresh weights only: the per-pixel MLPs start as one He-initialised MLP shared by every cell (in the bias of
+    # the low-res stream's last conv) plus a small per-cell part; see ASAPNetGenerator.shared_mlp_init_
+    shared_mlp_init: bool = False
+    hr_path: Literal["fast", "reference"] = "fast"  # how the high-res stream is computed; same function
+    # k (odd): the per-pixel MLP sees the k x k neighbourhood of the input around its pixel (reflect-padded;
+    # channel-major, then row, then column) instead of the pixel alone; 1 = the paper and official model.
+    # RGB mode only (an option for deblurring, where the MLP must see edges to sharpen them)
+    hr_neighbourhood: int = 1
+
+    @property
+    def in_channels(self) -> int:
+        """Channels of the dense input tensor that ``forward`` takes (and the low-res stream sees)."""
+        if self.input_mode == "rgb":
+            return self.label_nc
+        return self.label_nc + int(self.contain_dontcare_label) + int(self.instance_edge)
+
+    @property
+    def hr_pixel_channels(self) -> int:
+        return self.in_channels - int(self.lr_instance)
+
+    @property
+    def hr_mlp_pixel_channels(self) -> int:
+        """Rows of the per-pixel MLP's first layer fed by the image (before the positional encoding): the
+        high-res pixel channels times the ``hr_neighbourhood`` window."""
+        return self.hr_pixel_channels * self.hr_neighbourhood**2
+
+    @property
+    def onehot_channels(self) -> int:
+        """Semantic mode: one-hot channels (label ids, plus the dontcare channel when enabled)."""
+        return self.label_nc + int(self.contain_dontcare_label)
+
+    @property
+    def predownsample(self) -> int:
+        """S1: the fixed tent pre-downsample factor."""
+        return self.downsampling // self.learned_ds_factor
+
+    @property
+    def num_frequencies(self) -> int:
+        return int(math.log2(self.downsampling))
+
+    @property
+    def mlp_channels(self) -> list[int]:
+        first = self.hr_mlp_pixel_channels + 4 * self.num_frequencies
+        return [first] + [self.hr_width] * (self.hr_depth - 1) + [self.output_nc]
+
+    @property
+    def params_per_cell(self) -> int:
+        chans = self.mlp_channels
+        return sum(nci * nco + nco for nci, nco in zip(chans[:-1], chans[1:]))
+
+    # --- the model contract (pixelwise.models.base.InputSpec) ---------------------------------------------
+    def input_spec(self) -> InputSpec:
+        """What this generator takes: label ids (one-hot [+ dontcare] [+ edge], fast label path) or a photo."""
+        if self.input_mode == "rgb":
+            return InputSpec("photo", self.downsampling, channels=self.in_channels)
+        return InputSpec("labels", self.downsampling, self.onehot_channels, self.instance_edge,
+                         self.contain_dontcare_label, label_fast_path=True, channels=self.in_channels)
+
+    @classmethod
+    def input_options(cls, spec: InputSpec) -> dict[str, Any]:
+        """The options that make this generator take the input ``spec`` describes (what the data gives)."""
+        if spec.kind == "labels":
+            options: dict[str, Any] = {"input_mode": "semantic", "label_nc": spec.label_channels - int(spec.dontcare),
+                                       "contain_dontcare_label": spec.dontcare, "instance_edge": spec.instance_edge}
+            if not spec.instance_edge:
+                options["lr_instance"] = False
+            return options
+        return {"input_mode": "rgb", "label_nc": spec.channels, "contain_dontcare_label": False,
+                "instance_edge": False, "lr_instance": False}
+
+    @classmethod
+    def tiny_options(cls) -> dict[str, Any]:
+        """A narrow variant for quick CPU runs and tests: same layer structure, far fewer channels."""
+        return dict(lr_width=8, lr_max_width=16, lr_depth=1, hr_width=8, hr_depth=2)
+
+    def validate(self) -> None:
+        def power_of_two(n: int) -> bool:
+            return n >= 1 and (n & (n - 1)) == 0
+
+        if not power_of_two(self.downsampling) or self.downsampling < 2:
+            raise ValueError(f"downsampling S={self.downsampling} must be a power of two >= 2")
+        if not power_of_two(self.learned_ds_factor) or self.learned_ds_factor < 2:
+            raise ValueError(f"learned_ds_factor={self.learned_ds_factor} must be a power of two >= 2")
+        if self.learned_ds_factor > self.downsampling:
+            raise ValueError(
+                f"learned_ds_factor={self.learned_ds_factor} exceeds the total downsampling S={self.downsampling}"
+            )
+        if self.global_residual and (self.input_mode != "rgb" or self.label_nc != self.output_nc):
+            raise ValueError("global_residual needs input_mode='rgb' with as many input as output channels")
+        if self.hr_depth < 1:
+            raise ValueError("hr_depth must be at least 1")
+        if self.hr_neighbourhood < 1 or self.hr_neighbourhood % 2 == 0:
+            raise ValueError(f"hr_neighbourhood={self.hr_neighbourhood} must be an odd number >= 1")
+        if self.hr_neighbourhood > 1 and self.input_mode != "rgb":
+            raise ValueError("hr_neighbourhood > 1 needs input_mode='rgb' (a label map feeds the MLP one id per pixel)")
+        if self.hr_path not in ("fast", "reference"):
+            raise ValueError(f"hr_path={self.hr_path!r}: use 'fast' or 'reference'")
