@@ -29,3 +29,13 @@ def load_fixture(case: str) -> tuple[dict, dict[str, torch.Tensor]]:
 def _deterministic_cpu():
     torch.manual_seed(0)
     yield
+
+
+@pytest.fixture
+def one_thread():
+    """Small models, FFTs and resizes run fastest (and steadiest on a shared 2-core machine) on one thread.
+    Opt in per module: ``pytestmark = pytest.mark.usefixtures("one_thread")``."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -24,14 +24,7 @@ from pixelwise.data.blur import (
 from pixelwise.data.strength import parse_strength
 from pixelwise.errors import PixelwiseError
 
-
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small FFTs and resizes run fastest (and steadiest on a shared machine) on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.one_thread
 
 
 @pytest.mark.parametrize("strength", [0.0, 0.05, 0.3, 0.7, 1.0])

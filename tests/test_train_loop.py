@@ -32,13 +32,7 @@ def small(preset: str, *overrides: str) -> list[str]:
     return [*QUIET, *sizes, *overrides]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Small models run fastest (and steadiest on a shared 2-core machine) on one thread; subprocesses match."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.one_thread
 
 
 def subprocess_env() -> dict[str, str]:

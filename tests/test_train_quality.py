@@ -20,12 +20,7 @@ QUIET = ["train.progress=false", "train.tensorboard=false", "train.sample_every=
          "train.log_every=10"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.one_thread
 
 
 def held_out_tiles(count: int = 4) -> tuple[torch.Tensor, torch.Tensor]:
