@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 
 import torch
+from asapnet_paths import blocky_labels  # the same label maps as the fast-vs-reference benchmark
 
 from pixelwise import official
 
@@ -33,14 +34,6 @@ from pixelwise import official
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
     mse = (a.float() - b.float()).pow(2).mean().item()
     return float("inf") if mse == 0 else 10 * math.log10(4.0 / mse)
-
-
-def blocky_labels(height: int, width: int, label_nc: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    coarse = torch.randint(0, label_nc, (1, 1, height // 32 + 1, width // 32 + 1), generator=g)
-    label = coarse.repeat_interleave(32, 2).repeat_interleave(32, 3)[:, :, :height, :width].contiguous()
-    instance = label * 1000 + torch.randint(0, 3, label.shape, generator=g) * (label >= 24)
-    return label, instance
 
 
 def bench_size(height: int, width: int, warmup: int, repeats: int, init: str = "default") -> dict:
