@@ -56,6 +56,8 @@ def test_core_runs_without_any_extra(tmp_path: Path) -> None:
     assert type(again) is type(model)
     assert main(["infer", "model", "photo.png", "--output", "out", "--quiet"]) == 0
     assert Image.open("out/photo.png").size == (48, 40)
+    assert main(["deblur", "photo.png", "--model", "model", "-o", "deblurred", "--quiet"]) == 0
+    assert Image.open("deblurred/photo.png").size == (48, 40)
     assert main(["blur", "sharp", "blurred", "--strength", "0.5", "--no-progress"]) == 0
     assert main(["models"]) == 0
     loaded = sorted({m.split(".")[0] for m in sys.modules} & set(BLOCKED))

@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("pixelwise.commands.train", "train a model from a preset name or YAML config"),
     "eval": ("pixelwise.commands.eval", "evaluate a trained model: PSNR, SSIM, FID, KID + image grids"),
     "infer": ("pixelwise.commands.infer", "run a model on your own label maps or photos, any size"),
+    "deblur": ("pixelwise.commands.deblur", "deblur your own photos with the shipped deblurrer (or --model DIR)"),
     "bench": ("pixelwise.commands.bench", "benchmark inference speed and memory of the models"),
     "study": ("pixelwise.commands.study", "reproduce the four-model comparison study with tables and plots"),
     "blur": ("pixelwise.commands.blur", "turn a folder of sharp photos into a graded motion-blur dataset"),

@@ -41,10 +41,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"{title}:")
         for name in list_models(kind):
             print(f"  {name:<{width}}{get_entry(name).description}")
+    from pixelwise.deblur import DEFAULT_DEBLUR_MODEL
+
     print('pretrained (shipped in the package; pixelwise.from_pretrained("pixelwise/<name>")):')
     models = shipped()
     for name, model in models:
-        print(f"  {name:<{width}}{model}")
+        default = " (shipped; the default of pixelwise deblur)" if name == DEFAULT_DEBLUR_MODEL else " (shipped)"
+        print(f"  {name:<{width}}{model}{default}")
     if not models:
         print(f"  {NONE_SHIPPED}")
     return 0

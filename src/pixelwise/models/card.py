@@ -3,14 +3,16 @@ front matter (``library_name: pixelwise``, license, tags, pipeline tag, datasets
 pushed to the Hub (:func:`pixelwise.hub.push_to_hub`) is described and searchable there.
 
 Only the facts the folder itself knows are filled in (the registry name, the architecture config, the parameter
-count); training data and measured metrics are given by the caller (``datasets=``, ``metrics=``). A README.md
+count); training data and measured metrics are given by the caller (``datasets=``, ``metrics=``), and so are
+any further sections (``sections=``: (title, markdown) pairs, e.g. how the model was trained and what it
+measured). :func:`training_section` and :func:`markdown_table` build the usual ones from plain data. A README.md
 that pixelwise did not write (or whose mark line was deleted) is never overwritten.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 CARD_NAME = "README.md"
@@ -35,7 +37,9 @@ def _yaml_scalar(value: Any) -> str:
 
 
 def front_matter(name: str, license: str = DEFAULT_LICENSE, tags: Sequence[str] = (),
-                 datasets: Sequence[str] = (), metrics: Mapping[str, float] | None = None) -> str:
+                 datasets: Sequence[str] = (), metrics: Mapping[str, float] | Iterable[str] | None = None) -> str:
+    """The YAML front matter; ``metrics``: measured values by name (``"psnr@0.5"``) or just the names; the Hub
+    lists each metric once, without what follows ``@``."""
     lines = ["---", "library_name: pixelwise", f"license: {_yaml_scalar(license)}", "pipeline_tag: image-to-image",
              "tags:"]
     for tag in dict.fromkeys(["pixelwise", "image-to-image", name, *family_tags(name), *tags]):
@@ -52,10 +56,16 @@ def front_matter(name: str, license: str = DEFAULT_LICENSE, tags: Sequence[str] 
 
 def model_card(record: Mapping[str, Any], parameters: int | None = None, license: str = DEFAULT_LICENSE,
                tags: Sequence[str] = (), datasets: Sequence[str] = (), metrics: Mapping[str, float] | None = None,
-               summary: str | None = None) -> str:
-    """The README.md text for a model folder whose ``config.json`` holds ``record`` (:func:`model_record`)."""
+               summary: str | None = None, sections: Iterable[tuple[str, str]] | Mapping[str, str] = (),
+               metric_names: Sequence[str] = (), title: str | None = None) -> str:
+    """The README.md text for a model folder whose ``config.json`` holds ``record`` (:func:`model_record`).
+    ``sections``: further ``## title`` sections, (title, markdown body) pairs in order (a mapping keeps its
+    order), placed after the metrics and before the architecture config. ``metric_names``: metrics the front
+    matter lists beyond ``metrics``' keys (for values reported in a section's table). ``title``: the heading
+    (default ``<registry name> (pixelwise)``)."""
     name = record["model"]
-    body = [front_matter(name, license, tags, datasets, metrics), MARK, "", f"# {name} (pixelwise)", ""]
+    listed = [*(metrics or {}), *metric_names]
+    body = [front_matter(name, license, tags, datasets, listed), MARK, "", f"# {title or f'{name} (pixelwise)'}", ""]
     if summary:
         body += [summary.strip(), ""]
     count = f", {parameters:,} parameters" if parameters is not None else ""
@@ -67,9 +77,44 @@ def model_card(record: Mapping[str, Any], parameters: int | None = None, license
         body += ["## Metrics", "", "| metric | value |", "|---|---|"]
         body += [f"| {k} | {v:.4g} |" if isinstance(v, float) else f"| {k} | {v} |" for k, v in metrics.items()]
         body.append("")
+    for heading, text in (sections.items() if isinstance(sections, Mapping) else sections):
+        body += [f"## {heading}", "", text.strip(), ""]
     body += ["## Architecture config", "", "```json", json.dumps(record.get("config", {}), indent=2, sort_keys=True),
              "```", ""]
     return "\n".join(body)
+
+
+def _cell(value: Any, digits: int) -> str:
+    if isinstance(value, float):
+        return f"{value:.{digits}f}"
+    return "" if value is None else str(value).replace("|", "\\|")
+
+
+def markdown_table(header: Sequence[str], rows: Iterable[Sequence[Any]], digits: int = 2,
+                   align: str | None = None) -> str:
+    """A markdown table; floats with ``digits`` decimals, None as an empty cell. ``align``: one character per
+    column, ``l`` or ``r`` (default: the first column left, the others right)."""
+    align = align or "l" + "r" * (len(header) - 1)
+    if len(align) != len(header):
+        raise ValueError(f"align {align!r} has {len(align)} columns, the header {len(header)}")
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if a == "r" else "---" for a in align) + "|"]
+    for row in rows:
+        if len(row) != len(header):
+            raise ValueError(f"row {list(row)} has {len(row)} cells, the header {len(header)}")
+        lines.append("| " + " | ".join(_cell(v, digits) for v in row) + " |")
+    return "\n".join(lines)
+
+
+def training_section(command: str, budget: str | None = None, data: str | None = None, hardware: str | None = None,
+                     notes: str | None = None) -> str:
+    """The body of a "Training" section: the exact command (a code block), then budget, data and hardware."""
+    lines = ["Trained with:", "", "```bash", command.strip(), "```", ""]
+    for label, value in (("Budget", budget), ("Data", data), ("Hardware", hardware)):
+        if value:
+            lines.append(f"- **{label}**: {value.strip()}")
+    if notes:
+        lines += ["", notes.strip()]
+    return "\n".join(lines).strip()
 
 
 def may_overwrite(existing: str | None) -> bool:
@@ -77,4 +122,5 @@ def may_overwrite(existing: str | None) -> bool:
     return existing is None or MARK in existing
 
 
-__all__ = ["CARD_NAME", "DEFAULT_LICENSE", "family_tags", "front_matter", "may_overwrite", "model_card"]
+__all__ = ["CARD_NAME", "DEFAULT_LICENSE", "family_tags", "front_matter", "markdown_table", "may_overwrite",
+           "model_card", "training_section"]

@@ -130,6 +130,25 @@ def from_pretrained(directory: str | Path, weights_name: str = WEIGHTS_NAME,
     return model.to(device).eval()
 
 
+def write_model_card(directory: str | Path, **card_info: Any) -> bool:
+    """Rewrite the model card ``README.md`` of the saved model folder ``directory`` (weights and config.json
+    untouched) with :func:`pixelwise.models.card.model_card`'s ``card_info`` (license, tags, datasets, metrics,
+    summary, sections, metric_names, title). False, and nothing written, when the README.md there was not
+    written by pixelwise (its mark line is gone)."""
+    from pixelwise.fileio import atomic_write_text
+    from pixelwise.models import card as cards
+
+    directory = Path(directory)
+    model = from_pretrained(directory)
+    readme = directory / cards.CARD_NAME
+    if not cards.may_overwrite(readme.read_text(errors="replace") if readme.exists() else None):
+        return False
+    record = json.loads((directory / CONFIG_NAME).read_text())
+    parameters = sum(p.numel() for p in model.parameters())
+    atomic_write_text(readme, cards.model_card(record, parameters=parameters, **card_info))
+    return True
+
+
 def resolve_generator(path: str | Path) -> tuple[Path, str]:
     """A model dir, a checkpoint dir (``step_N/``), a run dir, ``pixelwise/<shipped name>`` or a Hugging Face
     Hub repo id ``org/name`` -> (directory, weights file name)."""
@@ -159,4 +178,5 @@ def load_generator(path: str | Path, device: torch.device | str = "cpu") -> nn.M
 
 
 __all__ = ["CONFIG_NAME", "FORMAT_VERSION", "WEIGHTS_NAME", "from_pretrained", "load_generator", "load_state_dict",
-           "model_from_record", "model_record", "resolve_generator", "save_pretrained", "save_state_dict"]
+           "model_from_record", "model_record", "resolve_generator", "save_pretrained", "save_state_dict",
+           "write_model_card"]

@@ -1,0 +1,88 @@
+"""Deblurring your own photos (``pixelwise deblur``): a photo -> photo model, by default the deblurrer shipped
+inside the package, run over files with :func:`pixelwise.inference.translate_files`.
+
+:data:`DEFAULT_DEBLUR_MODEL` is the one place that decides which shipped model ``pixelwise deblur`` uses
+when no ``--model`` is given. Every problem that can be seen before the first image is processed is one
+:class:`~pixelwise.errors.PixelwiseError` line: the default model is not shipped in this install, the model
+turns label maps (not photos) into photos, an input does not exist or is not an image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pixelwise.errors import PixelwiseError
+from pixelwise.hub import PACKAGED_ORG, packaged_names
+
+if TYPE_CHECKING:  # torch is imported when a function runs: `pixelwise --help` reads the default name cheaply
+    import torch
+    from torch import nn
+
+DEFAULT_DEBLUR_MODEL = "pixelwise/deblurgan-asap-small"  # the shipped deblurrer `pixelwise deblur` uses by default
+EXAMPLE_DEBLUR_MODEL = "pixelwise/deblurgan-small"  # named in the message that refuses a label-map model
+
+
+def default_model_dir(name: str = DEFAULT_DEBLUR_MODEL) -> Path:
+    """The package folder of the shipped model ``name`` (``pixelwise/<name>``); one line when this install
+    does not ship it."""
+    from pixelwise import hub
+
+    org, _, short = name.partition("/")
+    if org != PACKAGED_ORG or short not in packaged_names():
+        shipped = ", ".join(f"{PACKAGED_ORG}/{n}" for n in packaged_names()) or "none"
+        raise PixelwiseError(f"the default deblurring model {name} is not shipped in this install of pixelwise "
+                             f"(shipped: {shipped}): give a deblurring model folder with --model DIR")
+    return hub.PACKAGED_ROOT / short
+
+
+def check_photo_model(model: nn.Module, where: str) -> None:
+    """Refuse (one line) a model that does not turn an RGB photo into an RGB photo."""
+    from pixelwise.inference import input_spec
+
+    spec = input_spec(model)
+    output_nc = getattr(getattr(model, "config", None), "output_nc", 3)
+    if spec.kind != "photo":
+        raise PixelwiseError(f"{where} is a label-map model ({getattr(model, 'registry_name', None) or 'labels'}: "
+                             f"label maps -> photos); deblurring needs a photo -> photo model such as "
+                             f"{EXAMPLE_DEBLUR_MODEL} or a deblurgan / deblurgan-asap model folder")
+    if spec.channels not in (0, 3) or output_nc != 3:
+        raise PixelwiseError(f"{where} takes {spec.channels} and gives {output_nc} channels; deblurring needs an "
+                             f"RGB -> RGB model such as {EXAMPLE_DEBLUR_MODEL}")
+
+
+def load_deblur_model(model: str | Path | None = None, device: str | torch.device = "cpu") -> nn.Module:
+    """``model`` (a model dir, checkpoint dir, run dir, ``pixelwise/<shipped name>`` or Hub repo id; None: the
+    shipped :data:`DEFAULT_DEBLUR_MODEL`) loaded in eval mode and checked to be a photo -> photo model."""
+    from pixelwise.models.io import load_generator
+
+    where = str(model) if model is not None else DEFAULT_DEBLUR_MODEL
+    source = default_model_dir() if model is None else model
+    loaded = load_generator(source, device=device)
+    check_photo_model(loaded, where)
+    return loaded
+
+
+def deblur_files(inputs: Sequence[str | Path], output: str | Path, *, model: str | Path | nn.Module | None = None,
+                 tile: int | None = None, overlap: int | None = None, device: str | torch.device | None = None,
+                 dtype: str | torch.dtype | None = None, progress: bool = True) -> list[Path]:
+    """``pixelwise deblur``: deblur photos (files, folders, globs) into ``output/<stem>.png`` with ``model``
+    (default: the shipped :data:`DEFAULT_DEBLUR_MODEL`). The inputs are checked before the model is loaded,
+    the model before anything is written. Returns the written paths; tiling as :func:`translate_image`."""
+    from torch import nn
+
+    from pixelwise.inference import DEFAULT_OVERLAP, collect_inputs, translate_files
+
+    collect_inputs(inputs)  # a missing input is reported before any model is looked for
+    if isinstance(model, nn.Module):
+        check_photo_model(model, type(model).__name__)
+        net = model
+    else:
+        net = load_deblur_model(model)
+    return translate_files(net, inputs, output, tile=tile, overlap=DEFAULT_OVERLAP if overlap is None else overlap,
+                           device=device, dtype=dtype, progress=progress)
+
+
+__all__ = ["DEFAULT_DEBLUR_MODEL", "EXAMPLE_DEBLUR_MODEL", "check_photo_model", "deblur_files", "default_model_dir",
+           "load_deblur_model"]
