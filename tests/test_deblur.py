@@ -178,3 +178,17 @@ def test_write_model_card_rewrites_only_pixelwise_cards(tmp_path: Path) -> None:
     (folder / "README.md").write_text("my own card\n")
     assert not write_model_card(folder, sections={"Results": "x"})
     assert (folder / "README.md").read_text() == "my own card\n"
+
+
+def test_updating_a_card_keeps_its_other_sections(tmp_path: Path) -> None:
+    folder = tmp_path / "m"
+    identity_deblurgan(folder)
+    assert write_model_card(folder, sections={"Training": "trained for 4 steps"}, metrics={"psnr@0.5": 30.0})
+    assert write_model_card(folder, update=True, sections={"Results": "first"}, metric_names=["ssim@0.5", "psnr"])
+    assert write_model_card(folder, update=True, sections={"Results": "second"})
+    text = (folder / "README.md").read_text()
+    assert "trained for 4 steps" in text and "second" in text and "first" not in text
+    assert text.count("## Results") == 1
+    assert text.index("## Training") < text.index("## Results") < text.index("## Architecture config")
+    assert front(text)["metrics"] == ["psnr", "ssim"] and front(text)["library_name"] == "pixelwise"
+    assert '"ngf": 4' in text  # the architecture config is still there

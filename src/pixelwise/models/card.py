@@ -117,10 +117,42 @@ def training_section(command: str, budget: str | None = None, data: str | None =
     return "\n".join(lines).strip()
 
 
+def update_card(text: str, sections: Iterable[tuple[str, str]] | Mapping[str, str] = (),
+                metric_names: Iterable[str] = ()) -> str:
+    """``text`` (a card :func:`model_card` wrote) with each ``## title`` section of ``sections`` replaced, or
+    added before the architecture config when it has none, and ``metric_names`` added to the front matter's
+    metrics; everything else (a training section, the summary, tags) is kept as it is."""
+    head, sep, rest = text.partition("\n## ")
+    parts = [head, *(f"## {p}" for p in rest.split("\n## "))] if sep else [head]
+    for heading, body in (sections.items() if isinstance(sections, Mapping) else sections):
+        block = f"## {heading}\n\n{body.strip()}\n"
+        found = [i for i, p in enumerate(parts) if i and p.splitlines()[0].strip() == f"## {heading}"]
+        if found:
+            parts[found[0]] = block
+        else:
+            last = [i for i, p in enumerate(parts) if i and p.startswith("## Architecture config")]
+            parts.insert(last[0] if last else len(parts), block)
+    out = "\n".join(p.rstrip("\n") + "\n" for p in parts)
+    names = list(dict.fromkeys(n.split("@")[0].lower() for n in metric_names))
+    if not names or not out.startswith("---\n"):
+        return out
+    front, _, body = out[4:].partition("\n---\n")
+    lines = front.splitlines()
+    if "metrics:" in lines:
+        at = lines.index("metrics:") + 1
+        while at < len(lines) and lines[at].startswith("- "):
+            at += 1
+        have = {json.loads(x[2:]) if x[2:].startswith('"') else x[2:] for x in lines[lines.index("metrics:") + 1:at]}
+        lines[at:at] = [f"- {_yaml_scalar(n)}" for n in names if n not in have]
+    else:
+        lines += ["metrics:", *(f"- {_yaml_scalar(n)}" for n in names)]
+    return "---\n" + "\n".join(lines) + "\n---\n" + body
+
+
 def may_overwrite(existing: str | None) -> bool:
     """A README.md is rewritten only when there is none or it still carries pixelwise's mark line."""
     return existing is None or MARK in existing
 
 
 __all__ = ["CARD_NAME", "DEFAULT_LICENSE", "family_tags", "front_matter", "markdown_table", "may_overwrite",
-           "model_card", "training_section"]
+           "model_card", "training_section", "update_card"]

@@ -130,19 +130,28 @@ def from_pretrained(directory: str | Path, weights_name: str = WEIGHTS_NAME,
     return model.to(device).eval()
 
 
-def write_model_card(directory: str | Path, **card_info: Any) -> bool:
+def write_model_card(directory: str | Path, update: bool = False, **card_info: Any) -> bool:
     """Rewrite the model card ``README.md`` of the saved model folder ``directory`` (weights and config.json
     untouched) with :func:`pixelwise.models.card.model_card`'s ``card_info`` (license, tags, datasets, metrics,
-    summary, sections, metric_names, title). False, and nothing written, when the README.md there was not
-    written by pixelwise (its mark line is gone)."""
+    summary, sections, metric_names, title). ``update``: keep the card there and only replace (or add) its
+    ``sections`` and list ``metric_names`` (:func:`~pixelwise.models.card.update_card`). False, and nothing
+    written, when the README.md there was not written by pixelwise (its mark line is gone)."""
     from pixelwise.fileio import atomic_write_text
     from pixelwise.models import card as cards
 
     directory = Path(directory)
     model = from_pretrained(directory)
     readme = directory / cards.CARD_NAME
-    if not cards.may_overwrite(readme.read_text(errors="replace") if readme.exists() else None):
+    existing = readme.read_text(errors="replace") if readme.exists() else None
+    if not cards.may_overwrite(existing):
         return False
+    if update and existing is not None:
+        unknown = sorted(set(card_info) - {"sections", "metric_names"})
+        if unknown:
+            raise ValueError(f"write_model_card(update=True) replaces sections only; got {unknown}")
+        atomic_write_text(readme, cards.update_card(existing, card_info.get("sections", ()),
+                                                    card_info.get("metric_names", ())))
+        return True
     record = json.loads((directory / CONFIG_NAME).read_text())
     parameters = sum(p.numel() for p in model.parameters())
     atomic_write_text(readme, cards.model_card(record, parameters=parameters, **card_info))
