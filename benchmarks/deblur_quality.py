@@ -38,7 +38,11 @@ MODELS = {"deblurgan": "deblurgan-tiny", "deblurgan-asap": "deblurgan-asap-tiny"
 CROP, WIDTH = 128, 320
 
 
-def write_sharp_crops(out: Path) -> list[Path]:
+def write_sharp_crops(out: Path, crop: int = CROP, width: int = WIDTH) -> list[Path]:
+    """Each photographic wallpaper's smallest file resized to ``width`` px wide, two ``crop`` x ``crop`` crops
+    (centred on its left and right quarter, vertically centred) as ``out/<name>-<i>.png``."""
+    if not 0 < crop <= width // 2:
+        sys.exit(f"--crop {crop} must be between 1 and half the --width ({width // 2})")
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for name in PHOTOS:
@@ -46,12 +50,12 @@ def write_sharp_crops(out: Path) -> list[Path]:
         if not files:
             sys.exit(f"{WALLPAPERS / name} is missing: apt-get install plasma-workspace-wallpapers")
         image = Image.open(files[0]).convert("RGB")
-        height = round(image.height * WIDTH / image.width)
-        image = image.resize((WIDTH, height), Image.Resampling.LANCZOS)
-        top = (height - CROP) // 2
-        for i, left in enumerate((WIDTH // 4 - CROP // 2, 3 * WIDTH // 4 - CROP // 2)):
+        height = round(image.height * width / image.width)
+        image = image.resize((width, height), Image.Resampling.LANCZOS)
+        top = (height - crop) // 2
+        for i, left in enumerate((width // 4 - crop // 2, 3 * width // 4 - crop // 2)):
             path = out / f"{name}-{i}.png"
-            image.crop((left, top, left + CROP, top + CROP)).save(path)
+            image.crop((left, top, left + crop, top + crop)).save(path)
             written.append(path)
     return written
 
