@@ -192,3 +192,21 @@ def test_updating_a_card_keeps_its_other_sections(tmp_path: Path) -> None:
     assert text.index("## Training") < text.index("## Results") < text.index("## Architecture config")
     assert front(text)["metrics"] == ["psnr", "ssim"] and front(text)["library_name"] == "pixelwise"
     assert '"ngf": 4' in text  # the architecture config is still there
+
+
+def test_save_pretrained_can_store_float16_weights(tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    torch.manual_seed(2)
+    model = pixelwise.create_model("deblurgan", ngf=4, n_blocks=1, norm="batch")  # int64 num_batches_tracked too
+    model.save_pretrained(tmp_path / "half", weights_dtype=torch.float16)
+    stored = load_file(str(tmp_path / "half" / "model.safetensors"))
+    assert {v.dtype for v in stored.values()} == {torch.float16, torch.int64}
+    loaded = pixelwise.from_pretrained(tmp_path / "half")
+    for key, value in model.state_dict().items():
+        assert loaded.state_dict()[key].dtype == value.dtype, key
+        assert torch.equal(loaded.state_dict()[key], value.half().to(value.dtype) if value.is_floating_point()
+                           else value), key
+    with pytest.raises(PixelwiseError, match="floating dtype"):
+        model.save_pretrained(tmp_path / "bad", weights_dtype=torch.int8)
+    assert not (tmp_path / "bad").exists()

@@ -70,17 +70,25 @@ def load_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
 
 def save_pretrained(model: nn.Module, directory: str | Path, name: str | None = None,
-                    weights_name: str = WEIGHTS_NAME, card: bool = True, **card_info: Any) -> Path:
+                    weights_name: str = WEIGHTS_NAME, card: bool = True, weights_dtype: torch.dtype | None = None,
+                    **card_info: Any) -> Path:
     """Write ``config.json`` (:func:`model_record`), the weights and (``card``) the model card ``README.md``
-    into ``directory``. ``card_info``: :func:`pixelwise.models.card.model_card`'s ``license``, ``tags``,
-    ``datasets``, ``metrics`` (name -> value) and ``summary``."""
+    into ``directory``. ``weights_dtype`` (e.g. ``torch.float16``: half the file size) stores the floating
+    tensors in that dtype; loading casts them to the model's. ``card_info``:
+    :func:`pixelwise.models.card.model_card`'s ``license``, ``tags``, ``datasets``, ``metrics`` (name -> value),
+    ``summary``, ``sections`` and ``metric_names``."""
     from pixelwise.fileio import atomic_write_json, atomic_write_text
     from pixelwise.models import card as cards
 
+    if weights_dtype is not None and not weights_dtype.is_floating_point:
+        raise PixelwiseError(f"weights_dtype={weights_dtype}: give a floating dtype such as torch.float16")
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     record = model_record(model, name)
-    save_state_dict(model.state_dict(), directory / weights_name, metadata={"format": "pt"})
+    state = model.state_dict()
+    if weights_dtype is not None:
+        state = {k: v.to(weights_dtype) if v.is_floating_point() else v for k, v in state.items()}
+    save_state_dict(state, directory / weights_name, metadata={"format": "pt"})
     atomic_write_json(directory / CONFIG_NAME, record)
     readme = directory / cards.CARD_NAME
     if card and cards.may_overwrite(readme.read_text(errors="replace") if readme.exists() else None):
