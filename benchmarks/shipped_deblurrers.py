@@ -17,7 +17,7 @@ section (the command that produced it, the tables, the timings) into each model 
 sections of a pixelwise card are kept; a README.md without pixelwise's mark line is left alone).
 
     PYTHONPATH=src python benchmarks/shipped_deblurrers.py [--models DIR,DIR] [--strengths 0.25,0.5,0.75,1]
-        [--max-length 24] [--seed 0] [--out runs/shipped-deblurrers] [--threads N] [--write-cards]
+        [--max-length 12] [--seed 0] [--out runs/shipped-deblurrers] [--threads N] [--write-cards]
 """
 
 from __future__ import annotations
@@ -133,6 +133,21 @@ def card_results(result: Mapping[str, Any], key: str) -> str:
     return "\n".join(lines)
 
 
+def write_grid(out: Path, strengths: Sequence[float], keys: Sequence[str], names: Sequence[str],
+               count: int = 4) -> Path:
+    """``OUT/grid.png``: for ``count`` crops (evenly spread over the photos), the blurred input, each model's
+    result and the sharp crop, at the strength nearest 0.5."""
+    from pixelwise.imagegrid import save_image_grid
+
+    label = strength_label(min(strengths, key=lambda s: abs(s - 0.5)))
+    folder = out / f"s{label}"
+    picks = [names[round(i * (len(names) - 1) / max(count - 1, 1))] for i in range(count)]
+    rows = [[_read(folder / sub / n).transpose(1, 2, 0) for sub in ("A", *keys, "B")] for n in picks]
+    return save_image_grid(rows, out / "grid.png", ["blurred input", *keys, "sharp"],
+                           row_labels=[n.rsplit(".", 1)[0] for n in picks],
+                           title=f"held-out crops, blur strength {label}")
+
+
 def bench_folder(folder: Path, runs: int, warmup: int) -> list[dict[str, Any]]:
     """The library bench for the architecture saved in ``folder`` at :data:`BENCH_SIZES` on the CPU."""
     from pixelwise.bench import run_benchmark
@@ -151,7 +166,8 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
     parser.add_argument("--models", default=",".join(str(PACKAGED_ROOT / n) for n in SHIPPED),
                         help="comma-separated model folders (default: the two shipped deblurrers)")
     parser.add_argument("--strengths", default="0.25,0.5,0.75,1")
-    parser.add_argument("--max-length", type=float, default=24.0, help="camera path in px at strength 1 (24)")
+    parser.add_argument("--max-length", type=float, default=12.0,
+                        help="camera path in px at strength 1 (12: the shipped models' training blur)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, default=Path("runs/shipped-deblurrers"))
     parser.add_argument("--crop", type=int, default=CROP)
@@ -190,6 +206,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
             pixelwise("deblur", str(blurred / "A"), "--model", str(folder), "-o", str(blurred / key), "--quiet")
             raw[key][label] = score_folder(blurred / key, blurred / "B", names)
     scores = add_gains(raw)
+    grid = write_grid(out, strengths, list(keys), names)
     import torch
 
     bench = {key: bench_folder(folder, args.bench_runs, args.bench_warmup) for key, folder in keys.items()}
@@ -213,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> dict[str, Any]:
           f"{load['load1'] if load else 'n/a'}; torch threads {torch.get_num_threads()}")
     for key, records in bench.items():
         print(f"{key}:\n{bench_table(records)}")
-    print(f"wrote {out / 'results.json'}")
+    print(f"wrote {out / 'results.json'} and {grid}")
     if args.write_cards:
         from pixelwise.models.io import write_model_card
 

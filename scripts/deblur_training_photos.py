@@ -1,0 +1,82 @@
+"""Write the sharp training photos of the shipped deblurrers (pixelwise/deblurgan-small, deblurgan-asap-small).
+
+Real photos only, none of them committed, all from package registries:
+
+- scikit-image's bundled photos of the ``bundled-blur`` training split (astronaut, rocket, the motorcycle stereo
+  pair, camera, moon, brick, grass), resized to ``--bundled-width`` (default 256 px, half size);
+- the twelve nature photos of Debian's ``mate-backgrounds`` (``/usr/share/backgrounds/mate/nature``);
+- the photographic wallpapers of Debian's ``plasma-workspace-wallpapers`` that the held-out sets do NOT use
+  (DarkestHour, Kite, Volna, summer_1am; the held-out ones are benchmarks/deblur_quality.py's PHOTOS),
+  each resized to ``--width`` (default 320 px: the scale of the held-out wallpaper crops).
+
+    apt-get update && apt-get install -y plasma-workspace-wallpapers mate-backgrounds
+    python scripts/deblur_training_photos.py --out ~/.cache/pixelwise/deblur-photos
+
+writes ``OUT/train/*.png``; train with ``data.format=blur data.root=OUT`` (the ``*-small`` presets).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+MATE_NATURE = Path("/usr/share/backgrounds/mate/nature")
+PLASMA = Path("/usr/share/wallpapers")
+PLASMA_TRAIN = ("DarkestHour", "Kite", "Volna", "summer_1am")  # photographic, not in the held-out PHOTOS
+BUNDLED_TRAIN = ("astronaut", "rocket", "motorcycle_left", "motorcycle_right", "camera", "moon", "brick", "grass")
+INSTALL = "apt-get update && apt-get install -y plasma-workspace-wallpapers mate-backgrounds"
+
+
+def _resize(image: Image.Image, width: int) -> Image.Image:
+    height = round(image.height * width / image.width)
+    return image.resize((width, height), Image.Resampling.LANCZOS)
+
+
+def _bundled(name: str) -> Image.Image:
+    import skimage.data
+
+    if name.startswith("motorcycle_"):
+        left, right, _ = skimage.data.stereo_motorcycle()
+        array = left if name.endswith("left") else right
+    else:
+        array = getattr(skimage.data, name)()
+    if array.ndim == 2:
+        array = np.repeat(array[..., None], 3, axis=2)
+    return Image.fromarray(np.ascontiguousarray(array[..., :3]))
+
+
+def sources(width: int, bundled_width: int) -> list[tuple[str, Image.Image]]:
+    photos = [(f"bundled-{name}", _resize(_bundled(name), bundled_width)) for name in BUNDLED_TRAIN]
+    if not MATE_NATURE.is_dir():
+        sys.exit(f"{MATE_NATURE} is missing: {INSTALL}")
+    for path in sorted(MATE_NATURE.glob("*.jpg")):
+        photos.append((f"mate-{path.stem}", _resize(Image.open(path).convert("RGB"), width)))
+    for name in PLASMA_TRAIN:
+        files = sorted((PLASMA / name / "contents" / "images").glob("*"), key=lambda p: p.stat().st_size)
+        if not files:
+            sys.exit(f"{PLASMA / name} is missing: {INSTALL}")
+        image = Image.open(files[0]).convert("RGB")
+        photos.append((f"plasma-{name}", _resize(image, width)))
+    return photos
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--width", type=int, default=320, help="width of the wallpaper photos (px)")
+    parser.add_argument("--bundled-width", type=int, default=256, help="width of scikit-image's photos (px)")
+    args = parser.parse_args()
+    folder = args.out / "train"
+    folder.mkdir(parents=True, exist_ok=True)
+    photos = sources(args.width, args.bundled_width)
+    for name, image in photos:
+        image.save(folder / f"{name}.png")
+    print(f"wrote {len(photos)} sharp photos to {folder}")
+
+
+if __name__ == "__main__":
+    main()

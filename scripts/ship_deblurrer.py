@@ -1,0 +1,71 @@
+"""Package a trained deblurring run as a shipped pretrained model: ``src/pixelwise/pretrained/<name>/``.
+
+Writes ``config.json`` + ``model.safetensors`` (float16 weights: half the size; loading casts them back to
+float32) + the model card ``README.md`` with a Training section: the exact training command, the budget read
+from the run (steps, wall time), the data, the hardware. ``benchmarks/shipped_deblurrers.py --write-cards``
+then adds the measured Results section.
+
+    PYTHONPATH=src python scripts/ship_deblurrer.py RUN_DIR --name deblurgan-small \
+        --command "pixelwise train deblurgan-small --run-dir runs/deblurgan-small data.root=..." \
+        --hardware "2-core AMD EPYC CPU, torch 2.14.1, 1 thread"
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import torch
+
+import pixelwise
+from pixelwise.models import card as cards
+from pixelwise.models.io import load_generator
+
+PACKAGED = Path(__file__).resolve().parents[1] / "src" / "pixelwise" / "pretrained"
+DATA = ("24 real photos, none of them in the held-out sets: the 8 training photos of scikit-image's bundled set "
+        "(astronaut, rocket, the motorcycle stereo pair, camera, moon, brick, grass; 256 px wide), the 12 nature "
+        "photos of Debian's `mate-backgrounds` and 4 photographic wallpapers of `plasma-workspace-wallpapers` "
+        "(DarkestHour, Kite, Volna, summer_1am; 320 px wide), written by `python scripts/deblur_training_photos.py "
+        "--out DIR` after `apt-get install plasma-workspace-wallpapers mate-backgrounds`; blurred on the fly with "
+        "pixelwise's camera-shake trajectories (`data.format=blur`)")
+LICENSE = "mit"
+
+
+def budget(run: Path) -> str:
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    last = records[-1]
+    config = (run / "config.yaml").read_text()
+    batch = next((line.split(":", 1)[1].strip() for line in config.splitlines()
+                  if line.strip().startswith("batch_size:")), "?")
+    return (f"{last['step']} steps of batch {batch} ({last['time'] / 60:.0f} min of training on the CPU below), "
+            f"random crops blurred on the fly; see the preset's YAML for every setting")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run", type=Path, help="training run dir")
+    parser.add_argument("--name", required=True, help="shipped name (pretrained/<name>)")
+    parser.add_argument("--command", required=True, help="the exact training command")
+    parser.add_argument("--hardware", required=True)
+    parser.add_argument("--summary", default="")
+    parser.add_argument("--out", type=Path, default=None, help="model folder (default: pretrained/<name>)")
+    args = parser.parse_args()
+    model = load_generator(args.run)
+    out = args.out or PACKAGED / args.name
+    training = cards.training_section(args.command, budget=budget(args.run), data=DATA, hardware=args.hardware)
+    usage = ("```bash\npixelwise deblur blurry.png --output out/" +
+             (f" --model pixelwise/{args.name}" if args.name != "deblurgan-asap-small" else "") + "\n```\n\n"
+             f"```python\nimport pixelwise\nmodel = pixelwise.from_pretrained(\"pixelwise/{args.name}\")\n```")
+    pixelwise.models.base.save_pretrained(
+        model, out, name=model.registry_name, weights_dtype=torch.float16, license=LICENSE,
+        tags=["deblurring", "motion-blur"], datasets=["scikit-image-data", "debian-mate-backgrounds",
+                                                      "debian-plasma-workspace-wallpapers"],
+        title=f"pixelwise/{args.name}", summary=args.summary or None,
+        sections=[("Use", usage), ("Training", training)], metric_names=["psnr", "ssim"])
+    size = (out / "model.safetensors").stat().st_size
+    print(f"wrote {out} ({size / 1e6:.2f} MB of weights)")
+
+
+if __name__ == "__main__":
+    main()
