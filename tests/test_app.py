@@ -9,7 +9,16 @@ import pytest
 from PIL import Image
 
 from pixelwise.app import engine as eng
-from pixelwise.app.models import DEMO_PRESETS, HOW_TO_GET_MODELS, canvas_size, default_specs, label_set, load_models
+from pixelwise.app.models import (
+    DEMO_PRESETS,
+    HOW_TO_GET_MODELS,
+    LABEL_PRESETS,
+    SHIPPED_NOTE,
+    canvas_size,
+    default_specs,
+    label_set,
+    load_models,
+)
 from pixelwise.errors import PixelwiseError
 from pixelwise.inference import InputSpec
 
@@ -20,11 +29,28 @@ def engine() -> eng.Engine:
     return eng.Engine(models, "cpu", note)
 
 
-def test_untrained_defaults_are_labelled_and_say_how_to_get_models(tmp_path: Path) -> None:
-    specs, note = default_specs(tmp_path)  # no runs/demo here
+def test_untrained_defaults_are_labelled_and_say_how_to_get_models(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from pixelwise import hub
+
+    monkeypatch.setattr(hub, "PACKAGED_ROOT", tmp_path / "nothing-shipped")
+    specs, note = default_specs(tmp_path)  # no runs/demo here, no shipped models
     assert specs == list(DEMO_PRESETS) and note == HOW_TO_GET_MODELS
     models, note = load_models(["asapnet-tiny"])
     assert note == HOW_TO_GET_MODELS and models[0].name == "ASAP-Net (untrained)" and not models[0].trained
+
+
+def test_without_a_demo_the_app_opens_the_shipped_deblurrers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import pixelwise
+    from pixelwise import hub
+
+    monkeypatch.setattr(hub, "PACKAGED_ROOT", tmp_path / "pretrained")
+    pixelwise.create_model("deblurgan", ngf=4, n_blocks=1).save_pretrained(tmp_path / "pretrained" / "deblur-x")
+    specs, note = default_specs(tmp_path)
+    assert specs == [*LABEL_PRESETS, "pixelwise/deblur-x"] and note == SHIPPED_NOTE
+    models, _ = load_models(["pixelwise/deblur-x"])
+    assert models[0].trained and models[0].key == "deblur-x" and models[0].spec.kind == "photo"
+    assert models[0].name == "DeblurGAN (shipped pixelwise/deblur-x)"
 
 
 def test_study_folder_opens_its_runs_with_study_figures(tmp_path: Path) -> None:

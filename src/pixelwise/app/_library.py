@@ -22,8 +22,9 @@ from pixelwise.data.transforms import (
     tensor_to_photo,
 )
 from pixelwise.errors import PixelwiseError
+from pixelwise.hub import PACKAGED_ORG, packaged_names
 from pixelwise.inference import InputSpec, check_labels, input_spec, prepare_model, resolve_device, translate_image
-from pixelwise.models.io import load_generator, resolve_generator
+from pixelwise.models.io import from_pretrained, load_generator, resolve_generator
 from pixelwise.registry import create_model, list_models
 
 
@@ -50,6 +51,7 @@ def bundled_labels_folder(label_nc: int) -> Path | None:
 
 
 __all__ = [
+    "PACKAGED_ORG",
     "DataConfig",
     "InputSpec",
     "PixelwiseError",
@@ -58,6 +60,7 @@ __all__ = [
     "cityscapes_class_names",
     "count_flops",
     "create_model",
+    "from_pretrained",
     "input_spec",
     "label_palette",
     "label_to_tensor",
@@ -66,6 +69,7 @@ __all__ = [
     "load_generator",
     "load_yaml",
     "motion_blur",
+    "packaged_names",
     "parse_size",
     "parse_strength",
     "photo_to_tensor",

@@ -2,7 +2,8 @@
 folder, training preset names, registry names) -> :class:`AppModel` records with their label set.
 
 Without ``--model`` the app opens ``runs/demo`` (what ``pixelwise demo`` writes: one run dir per model under
-``runs/demo/runs/``) when it exists, else tiny untrained models of the demo's presets, clearly labelled.
+``runs/demo/runs/``) when it exists, else the deblurrers shipped inside the package (``pixelwise/<name>``) and
+tiny untrained label models of the demo's presets, clearly labelled.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from pixelwise.app import _library as lib
 
 DEMO_DIR = Path("runs/demo")
 DEMO_PRESETS = ("asapnet-tiny", "pix2pixhd-tiny", "deblurgan-asap-tiny", "deblurgan-tiny")
+LABEL_PRESETS = ("asapnet-tiny", "pix2pixhd-tiny")
 DEFAULT_CANVAS = (256, 512)
 FAMILY_NAMES = {"asapnet": "ASAP-Net", "asapnet-reference": "ASAP-Net (reference path)", "pix2pixhd": "pix2pixHD",
                 "pix2pixhd-local": "pix2pixHD (local enhancer)", "deblurgan": "DeblurGAN",
@@ -25,6 +27,9 @@ FAMILY_NAMES = {"asapnet": "ASAP-Net", "asapnet-reference": "ASAP-Net (reference
 HOW_TO_GET_MODELS = ("no trained models found: run `pixelwise demo` (trains the four demo models into runs/demo in "
                      "a few minutes on CPU; start the app from the same folder), or pass --model DIR "
                      "(a model dir, checkpoint dir, run dir or study folder)")
+SHIPPED_NOTE = ("the deblurrers are the ones shipped with pixelwise; the label models are untrained: run `pixelwise "
+                "demo` (trains the demo models into runs/demo in a few minutes on CPU; start the app from the same "
+                "folder), or pass --model DIR (a model dir, checkpoint dir, run dir or study folder)")
 
 
 @dataclass
@@ -171,6 +176,10 @@ def load_one(spec: str, device: str = "cpu") -> AppModel:
         study = _study_row(run_dir)
         source, trained = str(path), True
         key = run_dir.name if run_dir is not None else path.name
+    elif spec.startswith(f"{lib.PACKAGED_ORG}/") and spec.split("/", 1)[1] in lib.packaged_names():
+        module = lib.from_pretrained(spec)  # a model shipped inside the package
+        data = None
+        source, trained, key = f"shipped {spec}", True, spec.split("/", 1)[1]
     elif spec in lib.list_presets():
         module = lib.untrained_generator(spec)
         data = lib.preset_data(spec)
@@ -182,12 +191,15 @@ def load_one(spec: str, device: str = "cpu") -> AppModel:
     else:
         raise lib.PixelwiseError(
             f"--model {spec}: not a folder, training preset or registry name; give a model dir, checkpoint dir, "
-            f"run dir or study folder (e.g. runs/demo), or a preset such as asapnet-tiny"
+            f"run dir or study folder (e.g. runs/demo), a shipped model (pixelwise/<name>: `pixelwise models` lists "
+            f"them), or a preset such as asapnet-tiny"
         )
     registry = getattr(module, "registry_name", "") or type(module).__name__
     lib.prepare_model(module, device)
     model_spec = lib.input_spec(module)
     name = (study or {}).get("name") or FAMILY_NAMES.get(registry, registry)
+    if source.startswith("shipped "):
+        name += f" ({source})"
     if not trained:
         name += " (untrained)"
     size = None
@@ -205,6 +217,9 @@ def default_specs(cwd: Path | None = None) -> tuple[list[str], str | None]:
     demo = (cwd or Path.cwd()) / DEMO_DIR
     if is_study_dir(demo):
         return [str(demo)], None
+    shipped = [f"{lib.PACKAGED_ORG}/{name}" for name in lib.packaged_names()]
+    if shipped:  # trained deblurrers ship with the package; the label models still come untrained
+        return [*LABEL_PRESETS, *shipped], SHIPPED_NOTE
     return list(DEMO_PRESETS), HOW_TO_GET_MODELS
 
 

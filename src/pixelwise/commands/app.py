@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 
 EPILOG = """\
---model takes model dirs, checkpoint dirs, run dirs, a study folder (its runs/*, e.g. runs/demo), training preset
-names (untrained, e.g. asapnet-tiny) or registry names (untrained). Without --model the app opens runs/demo
-(what `pixelwise demo` writes) when it exists in the current folder, else tiny untrained models, labelled so.
+--model takes model dirs, checkpoint dirs, run dirs, a study folder (its runs/*, e.g. runs/demo), shipped models
+(pixelwise/<name>, e.g. pixelwise/deblurgan-asap-small), training preset names (untrained, e.g. asapnet-tiny) or
+registry names (untrained). Without --model the app opens runs/demo (what `pixelwise demo` writes) when it
+exists in the current folder, else the shipped deblurrers and tiny untrained label models, labelled so.
 
 Tabs: Paint a label map (brush + fill on the model's label palette; every stroke reruns ASAP-Net, and pix2pixHD
 beside it when both are loaded; id-PNG upload), Deblur a photo (any size, tiled when large; optional synthetic
