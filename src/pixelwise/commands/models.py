@@ -45,6 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     print('pretrained (shipped in the package; pixelwise.from_pretrained("pixelwise/<name>")):')
     models = shipped()
+    width = max([width, *(len(n) + 2 for n, _ in models)])
     for name, model in models:
         default = " (shipped; the default of pixelwise deblur)" if name == DEFAULT_DEBLUR_MODEL else " (shipped)"
         print(f"  {name:<{width}}{model}{default}")
