@@ -21,13 +21,13 @@ import argparse
 import sys
 from pathlib import Path
 
-import numpy as np
 from PIL import Image
+
+from pixelwise.data.bundled import COLOR_PHOTOS, GRAY_PHOTOS, bundled_photo
 
 MATE_NATURE = Path("/usr/share/backgrounds/mate/nature")
 PLASMA = Path("/usr/share/wallpapers")
 PLASMA_TRAIN = ("DarkestHour", "Kite", "Volna", "summer_1am")  # photographic, not in the held-out PHOTOS
-BUNDLED_TRAIN = ("astronaut", "rocket", "motorcycle_left", "motorcycle_right", "camera", "moon", "brick", "grass")
 INSTALL = "apt-get update && apt-get install -y plasma-workspace-wallpapers mate-backgrounds"
 
 
@@ -36,21 +36,10 @@ def _resize(image: Image.Image, width: int) -> Image.Image:
     return image.resize((width, height), Image.Resampling.LANCZOS)
 
 
-def _bundled(name: str) -> Image.Image:
-    import skimage.data
-
-    if name.startswith("motorcycle_"):
-        left, right, _ = skimage.data.stereo_motorcycle()
-        array = left if name.endswith("left") else right
-    else:
-        array = getattr(skimage.data, name)()
-    if array.ndim == 2:
-        array = np.repeat(array[..., None], 3, axis=2)
-    return Image.fromarray(np.ascontiguousarray(array[..., :3]))
-
-
 def sources(width: int, bundled_width: int) -> list[tuple[str, Image.Image]]:
-    photos = [(f"bundled-{name}", _resize(_bundled(name), bundled_width)) for name in BUNDLED_TRAIN]
+    bundled = {**COLOR_PHOTOS, **GRAY_PHOTOS}  # name -> split, as bundled-blur uses them
+    photos = [(f"bundled-{name}", _resize(Image.fromarray(bundled_photo(name)), bundled_width))
+              for name, split in bundled.items() if split == "train"]
     if not MATE_NATURE.is_dir():
         sys.exit(f"{MATE_NATURE} is missing: {INSTALL}")
     for path in sorted(MATE_NATURE.glob("*.jpg")):

@@ -19,6 +19,9 @@ from pathlib import Path
 import torch
 
 import pixelwise
+from pixelwise import rundir
+from pixelwise.config import load_yaml
+from pixelwise.deblur import DEFAULT_DEBLUR_MODEL
 from pixelwise.models import card as cards
 from pixelwise.models.io import load_generator
 
@@ -33,11 +36,9 @@ LICENSE = "mit"
 
 
 def budget(run: Path) -> str:
-    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines() if line.strip()]
-    last = records[-1]
-    config = (run / "config.yaml").read_text()
-    batch = next((line.split(":", 1)[1].strip() for line in config.splitlines()
-                  if line.strip().startswith("batch_size:")), "?")
+    lines = (run / rundir.METRICS).read_text().splitlines()
+    last = json.loads([line for line in lines if line.strip()][-1])
+    batch = load_yaml(run / rundir.RUN_CONFIG)["train"]["batch_size"]
     return (f"{last['step']} steps of batch {batch} ({last['time'] / 60:.0f} min of training on the CPU below), "
             f"random crops blurred on the fly; see the preset's YAML for every setting")
 
@@ -54,8 +55,9 @@ def main() -> None:
     model = load_generator(args.run)
     out = args.out or PACKAGED / args.name
     training = cards.training_section(args.command, budget=budget(args.run), data=DATA, hardware=args.hardware)
+    shipped = f"pixelwise/{args.name}"
     usage = ("```bash\npixelwise deblur blurry.png --output out/" +
-             (f" --model pixelwise/{args.name}" if args.name != "deblurgan-asap-small" else "") + "\n```\n\n"
+             (f" --model {shipped}" if shipped != DEFAULT_DEBLUR_MODEL else "") + "\n```\n\n"
              f"```python\nimport pixelwise\nmodel = pixelwise.from_pretrained(\"pixelwise/{args.name}\")\n```")
     pixelwise.models.base.save_pretrained(
         model, out, name=model.registry_name, weights_dtype=torch.float16, license=LICENSE,

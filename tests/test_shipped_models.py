@@ -16,9 +16,9 @@ import pixelwise
 from pixelwise import hub
 from pixelwise.data.blur import motion_blur, sample_kernel
 from pixelwise.deblur import DEFAULT_DEBLUR_MODEL
+from pixelwise.train.config import load_run_config
 
 SHIPPED = ("deblurgan-small", "deblurgan-asap-small")
-MAX_LENGTH = 12.0  # the presets' camera path at strength 1 (configs/deblurgan-small.yaml)
 STRENGTHS = (0.25, 0.5, 0.75, 1.0)
 GAIN_AT_HALF = 0.5  # dB over the blurred input at strength 0.5 (measured: see each model card)
 
@@ -62,12 +62,13 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
 @pytest.mark.parametrize("name", SHIPPED)
 def test_shipped_model_sharpens_held_out_photos_at_every_strength(name: str, one_thread: None) -> None:
     model = pixelwise.from_pretrained(f"pixelwise/{name}")
+    max_length = load_run_config(name).data.blur_max_length  # the blur its preset trained on (12 px)
     photos = held_out_photos()
     gains = {}
     for strength in STRENGTHS:
         blurred_psnr, restored_psnr = [], []
         for i, sharp in enumerate(photos):
-            kernel = sample_kernel(1000 + i, strength, MAX_LENGTH).kernel.astype("float32")
+            kernel = sample_kernel(1000 + i, strength, max_length).kernel.astype("float32")
             blurred = ((motion_blur(sharp, kernel).clamp(-1, 1) + 1) * 127.5).round() / 127.5 - 1
             with torch.no_grad():
                 restored = model(blurred[None])[0]

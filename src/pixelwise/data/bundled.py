@@ -68,6 +68,11 @@ BLUR_TILE = (256, 256)  # (height, width) of a deblurring tile, taken every half
 LABEL_TILE = (128, 256)  # Cityscapes' 1:2 aspect
 
 
+def bundled_photo(name: str) -> np.ndarray:
+    """One of the bundled photos (a key of :data:`COLOR_PHOTOS` or :data:`GRAY_PHOTOS`) as uint8 (H, W, 3)."""
+    return _photo(name)()
+
+
 def real_blurred_photo() -> np.ndarray:
     """scikit-image's ``clock``: a real motion-blurred photo (uint8 (H, W, 3)), without a sharp partner."""
     require("skimage", "train", "the bundled photos (scikit-image's data)")
