@@ -110,3 +110,32 @@ def test_resize_conv_upsampling_has_no_transposed_convs() -> None:
     assert any(isinstance(m, torch.nn.ConvTranspose2d) for m in ResnetGenerator(DeblurGANConfig()).modules())
     with pytest.raises(ValueError, match="upsampling='bilinear'"):
         ResnetGenerator(DeblurGANConfig(upsampling="bilinear"))  # type: ignore[arg-type]
+
+
+def test_run_without_adversary_neither_runs_nor_updates_the_discriminator(tmp_path) -> None:
+    from pixelwise.train.loop import train
+
+    overrides = ["data.load_height=32", "data.load_width=64", "data.max_images=8", "train.device=cpu",
+                 "train.progress=false", "train.tensorboard=false", "train.sample_every=0", "train.log_every=1",
+                 "train.checkpoint_every=0", "train.max_steps=3", "train.seed=0"]
+    config = load_run_config("asapnet-tiny", [*overrides, "loss.gan_weight=0", "loss.feature_matching=0"])
+    assert not Recipe.from_config(config).adversarial
+    torch.manual_seed(123)
+    summary = train(config, tmp_path / "plain")
+    assert summary.discriminator is not None and summary.generator is not None
+    # the discriminator keeps its initial weights: a 1-step run from the same seed holds the same ones
+    again = train(load_run_config("asapnet-tiny", [*overrides, "train.max_steps=1", "loss.gan_weight=0",
+                                                   "loss.feature_matching=0"]), tmp_path / "one")
+    assert again.discriminator is not None
+    for (name, a), (_, b) in zip(summary.discriminator.state_dict().items(),
+                                 again.discriminator.state_dict().items()):
+        assert torch.equal(a, b), name
+    critic = train(load_run_config("asapnet-tiny", [*overrides, "train.max_steps=1", "loss.gan_weight=1"]),
+                   tmp_path / "critic")
+    assert critic.discriminator is not None
+    assert any(not torch.equal(a, b) for a, b in zip(critic.discriminator.state_dict().values(),
+                                                     again.discriminator.state_dict().values()))
+    assert not any(k.startswith("d_") or k in ("g_gan", "g_fm") for k in summary.losses), summary.losses
+    assert "g_l1" in summary.losses
+    for on in ("loss.gan_weight=1", "loss.feature_matching=10"):  # either term alone keeps the critic
+        assert Recipe.from_config(load_run_config("asapnet-tiny", [*overrides, on])).adversarial

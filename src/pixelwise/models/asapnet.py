@@ -177,7 +177,9 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
     def forward_with_params(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         self._check_dense(x)
         params = self.predict_params(x)
-        if self.config.hr_path == "reference":
+        if self.config.cell_blend:
+            out = self.apply_mlp_blended(self.hr_pixels(x), params)
+        elif self.config.hr_path == "reference":
             out = self.apply_mlp_reference(self.hr_pixels(x), params)
         else:
             out = self.apply_mlp_fast(self.hr_pixels(x), params)
@@ -241,7 +243,7 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
         "reference"`` the dense official input is built and :meth:`forward` runs. ``dtype``: the compute dtype
         (default: the model's)."""
         dtype = dtype or next(self.parameters()).dtype
-        if self.config.hr_path == "reference":
+        if self.config.hr_path == "reference" or self.config.cell_blend:
             return self.forward(self.dense_input(label, instance, edge, dtype))
         label, edge = self.prepare_labels(label, instance, edge, dtype)
         self.check_input_size(label.shape[2], label.shape[3])

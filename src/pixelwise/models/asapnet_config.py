@@ -37,6 +37,10 @@ class ASAPNetConfig:
     # channel-major, then row, then column) instead of the pixel alone; 1 = the paper and official model.
     # RGB mode only (an option for deblurring, where the MLP must see edges to sharpen them)
     hr_neighbourhood: int = 1
+    # True: every pixel's output is the bilinear blend of the MLP outputs of its 4 nearest cells (by cell
+    # centre) instead of its own cell's alone, so the output is continuous across cell borders (no S x S
+    # blocks); 4x the high-res stream's work, reference algorithm only. False = the paper and official model
+    cell_blend: bool = False
 
     @property
     def in_channels(self) -> int:

@@ -128,6 +128,37 @@ class HighResStream:
             out = torch.tanh(out) if i == len(layers) - 1 else F.leaky_relu(out, 0.01)
         return tiles_to_image(out, s)
 
+    def apply_mlp_blended(self, pixels: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
+        """High-res stream with ``cell_blend``: each pixel's output is the bilinear blend (weights by the
+        distance to the cell centres) of the MLP outputs of the 4 cells whose centres surround it; at the
+        image border the missing neighbours repeat the border cells. Computed on the grid shifted by S/2,
+        whose cells are bounded by 4 cell centres: each shifted cell runs the 4 corner cells' MLPs on its
+        pixels (positional encoding of the original positions) and blends them."""
+        cfg = self.config
+        s, half = cfg.downsampling, cfg.downsampling // 2
+        b, _, h, w = pixels.shape
+        encoding = positional_encoding(h, w, s, pixels.device, pixels.dtype)
+        features = torch.cat([pixels, encoding.unsqueeze(0).expand(b, -1, -1, -1)], dim=1)
+        tiles = cells_to_tiles(F.pad(features, (half,) * 4, mode="replicate"), s)  # (B, gh+1, gw+1, S*S, C0)
+        grid = F.pad(params, (1, 1, 1, 1), mode="replicate").permute(0, 2, 3, 1)  # (B, gh+2, gw+2, P)
+        gh, gw = h // s, w // s
+        # weight of the later (lower / right) centre for each row / column of a shifted cell
+        frac = (torch.arange(s, device=pixels.device, dtype=pixels.dtype) + 0.5) / s
+        weight_y = torch.stack([1 - frac, frac]).view(2, s, 1).expand(2, s, s).reshape(2, 1, 1, 1, s * s, 1)
+        weight_x = torch.stack([1 - frac, frac]).view(2, 1, s).expand(2, s, s).reshape(2, 1, 1, 1, s * s, 1)
+        out = None
+        for dy in (0, 1):
+            for dx in (0, 1):
+                layers = split_mlp_params(grid[:, dy:dy + gh + 1, dx:dx + gw + 1], cfg.mlp_channels)
+                corner = tiles
+                for i, (weight, bias) in enumerate(layers):
+                    corner = torch.matmul(corner, weight) + bias
+                    corner = torch.tanh(corner) if i == len(layers) - 1 else F.leaky_relu(corner, 0.01)
+                corner = corner * (weight_y[dy] * weight_x[dx])
+                out = corner if out is None else out + corner
+        assert out is not None
+        return tiles_to_image(out, s)[:, :, half:half + h, half:half + w]
+
     # --- fast high-res stream --------------------------------------------------------------------
     def encoding_table(self, device: torch.device, dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """:func:`positional_encoding_1d` for this model's S, cached per (device, dtype). It does not depend

@@ -208,6 +208,12 @@ class Recipe:
                                  normalize=loss.vgg_normalize)
         return cls(loss=dataclasses.replace(loss), conditional=config.discriminator.conditional, vgg=vgg)
 
+    @property
+    def adversarial(self) -> bool:
+        """False when loss.gan_weight and loss.feature_matching are both 0: the discriminator would not act on
+        the generator, so the loop neither runs nor updates it (a pure content-loss run)."""
+        return self.loss.gan_weight > 0 or self.loss.feature_matching > 0
+
     def to(self, device: torch.device, memory_format: torch.memory_format = torch.contiguous_format) -> Recipe:
         if self.vgg is not None:
             self.vgg.to(device=device, memory_format=memory_format)

@@ -224,7 +224,8 @@ class Session:
         with autocast:
             fake = self.g_run(x)
         d_raw.requires_grad_(True)
-        for _ in range(tc.critic_steps):
+        d_terms: dict[str, torch.Tensor] = {}
+        for _ in range(tc.critic_steps if recipe.adversarial else 0):
             d_raw.zero_grad(set_to_none=True)
             with autocast:
                 d_loss, d_terms = recipe.discriminator_loss(self.d_run, x, real, fake, scaler_d)
