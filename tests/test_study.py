@@ -22,7 +22,7 @@ TINY = [
     "train_overrides=[train.progress=false,train.tensorboard=false,train.sample_every=0,"
     "train.checkpoint_every=0,train.keep_checkpoints=1,train.log_every=1]",
     "labels.data.load_height=32", "labels.data.load_width=64", "labels.data.max_images=4",
-    "labels.eval_images=2", "labels.grid_images=2",
+    "labels.eval_images=2", "labels.grid_images=2", "labels.epochs=2", "labels.decay_epochs=1",
     "deblur.data.load_height=64", "deblur.data.load_width=64", "deblur.data.crop_height=32",
     "deblur.data.crop_width=32", "deblur.data.max_images=4", "deblur.eval_images=2", "deblur.grid_images=1",
     "deblur.strengths=[0.5,1.0]", "deblur.epochs=2", "deblur.decay_epochs=1",
@@ -188,7 +188,9 @@ def test_task_epochs_and_decay_reach_the_run_configs() -> None:
     cpu = torch.device("cpu")
     label_run = study.build_run_config(config, "labels", config.models("labels")["asapnet"], cpu)
     deblur_run = study.build_run_config(config, "deblur", config.models("deblur")["deblurgan"], cpu)
-    assert (label_run.train.epochs, label_run.train.decay_epochs) == (config.epochs, 0)
+    assert config.labels.epochs is not None and config.labels.decay_epochs > 0
+    assert label_run.train.epochs + label_run.train.decay_epochs == config.labels.epochs
+    assert label_run.train.decay_epochs == config.labels.decay_epochs and label_run.train.max_steps is None
     assert deblur_run.train.epochs + deblur_run.train.decay_epochs == config.deblur.epochs
     assert deblur_run.train.decay_epochs == config.deblur.decay_epochs > 0 and deblur_run.train.max_steps is None
     again = study_config.load_study_config("demo", ["epochs=2", "deblur.epochs=null", "deblur.decay_epochs=1"])
