@@ -329,3 +329,24 @@ def test_study_tables_fit_a_1400px_window(tmp_path: Path) -> None:
     index = html.write_study_report(tmp_path)
     check = browser_check.check_in_browser(index, screenshot=tmp_path / "shot.png", window_size=(1400, 2000))
     assert check.tables == 2 and check.clipped_tables == []
+
+
+def test_metric_curves_draw_the_baseline_line_where_it_has_a_value(tmp_path: Path) -> None:
+    from pixelwise.study.results import Scores
+
+    per_model = {"A": [{"epoch": 1, "psnr": 20.0}, {"epoch": 2, "psnr": 21.0}]}
+    metrics = [("psnr", "PSNR"), ("ssim", "SSIM")]
+    plain = plots.plot_metric_curves(per_model, metrics, tmp_path / "plain.png", "t")
+    unused = plots.plot_metric_curves(per_model, metrics, tmp_path / "unused.png", "t",
+                                      baseline=("input", Scores(ssim=0.5)))
+    drawn = plots.plot_metric_curves(per_model, metrics, tmp_path / "drawn.png", "t",
+                                     baseline=("input", Scores(psnr=19.0)))
+
+    def pixels(path: Path) -> np.ndarray:
+        from PIL import Image
+
+        return np.asarray(Image.open(path).convert("RGB"))
+
+    # a baseline value only for a panel with no model curve (SSIM) is not drawn; a PSNR baseline is
+    assert np.array_equal(pixels(plain), pixels(unused))
+    assert not np.array_equal(pixels(plain), pixels(drawn))

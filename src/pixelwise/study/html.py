@@ -18,6 +18,8 @@ from pixelwise.fileio import atomic_write_text
 from pixelwise.study import plots
 from pixelwise.study.results import RESULTS_NAME, StudyResults, load_results, results_from_json
 from pixelwise.study.tables import (
+    DEBLUR_BASELINE_NAME,
+    LABEL_BASELINE_NAME,
     busy_timing_note,
     common_notes,
     format_cell,
@@ -226,6 +228,15 @@ def run_files_paragraph(out_dir: Path, results: StudyResults) -> str:
     return text
 
 
+def _baseline_line(task: Any, name: str) -> tuple[str, Any] | None:
+    """The task's do-nothing scores as a dashed line in its metric curves (None when it was not scored)."""
+    return (name, task.baseline) if task.baseline is not None else None
+
+
+def _baseline_caption(task: Any, what: str) -> str:
+    return f" The dashed gray line is the {what} baseline (no model)." if task.baseline is not None else ""
+
+
 def _joined(names: Sequence[str]) -> str:
     return " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]
 
@@ -265,13 +276,15 @@ def _figures(out_dir: Path, results: StudyResults) -> tuple[list[Figure], list[F
     plots.plot_metric_curves({m.name: m.epochs for m in results.labels.models},
                              [("fid", f"FID, N={n1} (lower is better)"), ("kid", f"KID, N={n1} (lower is better)"),
                               ("psnr", "PSNR dB"), ("ssim", "SSIM")],
-                             figures / "metrics_labels.png", "Label map → photo: metrics after every epoch")
+                             figures / "metrics_labels.png", "Label map → photo: metrics after every epoch",
+                             baseline=_baseline_line(results.labels, LABEL_BASELINE_NAME))
     strengths = [strength_label(s) for s in results.deblur.strengths]
     plots.plot_metric_curves({m.name: m.epochs for m in results.deblur.models},
                              [("fid", f"FID, N={n2} (lower is better)"), ("kid", f"KID, N={n2} (lower is better)"),
                               ("psnr", "PSNR dB, all"), ("ssim", "SSIM, all"),
                               *[(f"psnr@{s}", f"PSNR dB, s={s}") for s in strengths]],
-                             figures / "metrics_deblur.png", "Deblurring: metrics after every epoch")
+                             figures / "metrics_deblur.png", "Deblurring: metrics after every epoch",
+                             baseline=_baseline_line(results.deblur, DEBLUR_BASELINE_NAME))
     fid_last = {task: _fid_last_only(getattr(results, task).models) for task in ("labels", "deblur")}
     metric_figs = [
         Figure(f"{FIGURES_DIR}/metrics_labels.png", f"Table 1 models ({_joined(results.labels.model_names())}): "
@@ -279,12 +292,13 @@ def _figures(out_dir: Path, results: StudyResults) -> tuple[list[Figure], list[F
                                                        "and KID after the last one (eval.fid_every_epoch=false)."
                                                        if fid_last["labels"] else
                                                        "FID, KID, PSNR, SSIM on the evaluation split after every "
-                                                       "epoch.")),
+                                                       "epoch.") + _baseline_caption(results.labels, "label colour")),
         Figure(f"{FIGURES_DIR}/metrics_deblur.png", f"Table 2 models ({_joined(results.deblur.model_names())}): "
                                                     + ("PSNR and SSIM after every epoch, overall and per blur "
                                                        "strength; FID and KID after the last one "
                                                        "(eval.fid_every_epoch=false)." if fid_last["deblur"] else
-                                                       "metrics after every epoch, overall and per blur strength.")),
+                                                       "metrics after every epoch, overall and per blur strength.")
+                                                    + _baseline_caption(results.deblur, "blurred input")),
     ]
     plots.plot_runtime_bars(plots.runtime_groups(results), figures / "runtime.png", results.device)
     runtime_fig = Figure(f"{FIGURES_DIR}/runtime.png", f"Inference time per image, batch 1, on {results.device}.")

@@ -129,12 +129,14 @@ def plot_loss_curves(records: Sequence[Mapping[str, Any]], path: str | Path, tit
 
 
 def plot_metric_curves(per_model: Mapping[str, Sequence[Any]], metrics: Sequence[tuple[str, str]],
-                       path: str | Path, title: str) -> Path:
+                       path: str | Path, title: str, baseline: tuple[str, Any] | None = None) -> Path:
     """One panel per metric (``(key, label)``), one line per model, metric against epoch.
 
     ``per_model`` maps a model's display name to its per-epoch records (:class:`EpochRecord`, or mappings with
     ``"epoch"`` and the metric keys);
-    missing or null values are skipped (e.g. FID when Inception is unavailable)."""
+    missing or null values are skipped (e.g. FID when Inception is unavailable). ``baseline``: (name, scores
+    with ``.get(key)``, e.g. the task's do-nothing :class:`Scores`), drawn as a dashed horizontal line in every
+    panel where it has a value."""
     plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
@@ -151,6 +153,10 @@ def plot_metric_curves(per_model: Mapping[str, Sequence[Any]], metrics: Sequence
                 xs, ys = zip(*points)
                 ax.plot(xs, ys, marker="o", markersize=3, label=model)
                 plotted = True
+        level = baseline[1].get(key) if baseline is not None else None
+        if plotted and _is_number(level):
+            assert baseline is not None
+            ax.axhline(level, color="gray", linestyle="--", linewidth=1, label=baseline[0])
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("epoch", fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
