@@ -48,3 +48,15 @@ def test_rgb_asapnet_and_pix2pixhd_dense_graphs(tmp_path):
     assert max(verify_onnx(p2p, path, [(12, 20), (8, 32)], batch=2)) <= 1e-4
     with pytest.raises(PixelwiseError, match="photos"):
         export_onnx(model, tmp_path / "x.onnx", input_kind="labels")
+
+
+def test_asapnet_cell_blend_label_graph(tmp_path):
+    """ASAP-Net with blended cells (the tiny label preset's option) exports its label entry with parity."""
+    torch.manual_seed(0)
+    model = create_model("asapnet", label_nc=5, instance_edge=False, lr_instance=False, downsampling=4,
+                         learned_ds_factor=2, cell_blend=True, **TINY_ASAP).eval()
+    with torch.no_grad():  # weights large enough that neighbouring cells differ (the official init is ~0)
+        for p in model.parameters():
+            p.normal_(0.0, 0.3)
+    path = export_onnx(model, tmp_path / "blend.onnx", verify=False)
+    assert max(verify_onnx(model, path, [(16, 24), (8, 12)], batch=2)) <= 1e-4
