@@ -88,6 +88,16 @@ HRKernel = Callable[..., torch.Tensor]
 FirstLayer = Callable[[Callable[[torch.Tensor], torch.Tensor], torch.Tensor, torch.Tensor], torch.Tensor]
 
 
+def mlp_on_tiles(tiles: torch.Tensor, layers: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """Every cell's MLP on its tile of pixels (``cells_to_tiles`` layout), one batched matmul per layer:
+    LeakyReLU(0.01) between layers, tanh after the last (the reference algorithm)."""
+    out = tiles
+    for i, (weight, bias) in enumerate(layers):
+        out = torch.matmul(out, weight) + bias
+        out = torch.tanh(out) if i == len(layers) - 1 else F.leaky_relu(out, 0.01)
+    return out
+
+
 def mlp_tail(h: torch.Tensor, layers: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
     """LeakyReLU(0.01) on the first layer's pre-activation ``h`` (in place), then the remaining per-cell layers
     as fused ``baddbmm`` (bias + batched matmul) with in-place LeakyReLU, tanh after the last."""
@@ -121,12 +131,7 @@ class HighResStream:
         features = torch.cat([pixels, encoding.unsqueeze(0).expand(b, -1, -1, -1)], dim=1)
         tiles = cells_to_tiles(features, s)  # (B, gh, gw, S*S, C0)
         cell_params = params.permute(0, 2, 3, 1)  # (B, gh, gw, P)
-        layers = split_mlp_params(cell_params, cfg.mlp_channels)
-        out = tiles
-        for i, (weight, bias) in enumerate(layers):
-            out = torch.matmul(out, weight) + bias
-            out = torch.tanh(out) if i == len(layers) - 1 else F.leaky_relu(out, 0.01)
-        return tiles_to_image(out, s)
+        return tiles_to_image(mlp_on_tiles(tiles, split_mlp_params(cell_params, cfg.mlp_channels)), s)
 
     def apply_mlp_blended(self, pixels: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         """High-res stream with ``cell_blend``: each pixel's output is the bilinear blend (weights by the
@@ -142,21 +147,15 @@ class HighResStream:
         tiles = cells_to_tiles(F.pad(features, (half,) * 4, mode="replicate"), s)  # (B, gh+1, gw+1, S*S, C0)
         grid = F.pad(params, (1, 1, 1, 1), mode="replicate").permute(0, 2, 3, 1)  # (B, gh+2, gw+2, P)
         gh, gw = h // s, w // s
-        # weight of the later (lower / right) centre for each row / column of a shifted cell
+        # per row / column of a shifted cell: the weight of the earlier (index 0) and later (1) cell centre
         frac = (torch.arange(s, device=pixels.device, dtype=pixels.dtype) + 0.5) / s
-        weight_y = torch.stack([1 - frac, frac]).view(2, s, 1).expand(2, s, s).reshape(2, 1, 1, 1, s * s, 1)
-        weight_x = torch.stack([1 - frac, frac]).view(2, 1, s).expand(2, s, s).reshape(2, 1, 1, 1, s * s, 1)
-        out = None
+        weights = torch.stack([1 - frac, frac])  # (2, S)
+        out = torch.zeros((), device=pixels.device, dtype=pixels.dtype)
         for dy in (0, 1):
             for dx in (0, 1):
                 layers = split_mlp_params(grid[:, dy:dy + gh + 1, dx:dx + gw + 1], cfg.mlp_channels)
-                corner = tiles
-                for i, (weight, bias) in enumerate(layers):
-                    corner = torch.matmul(corner, weight) + bias
-                    corner = torch.tanh(corner) if i == len(layers) - 1 else F.leaky_relu(corner, 0.01)
-                corner = corner * (weight_y[dy] * weight_x[dx])
-                out = corner if out is None else out + corner
-        assert out is not None
+                blend = (weights[dy].view(s, 1) * weights[dx].view(1, s)).reshape(s * s, 1)  # tile pixel order
+                out = out + mlp_on_tiles(tiles, layers) * blend
         return tiles_to_image(out, s)[:, :, half:half + h, half:half + w]
 
     # --- fast high-res stream --------------------------------------------------------------------

@@ -16,7 +16,14 @@ from pixelwise.data.strength import strength_label
 from pixelwise.errors import PixelwiseError
 from pixelwise.fileio import atomic_write_text
 from pixelwise.study import plots
-from pixelwise.study.results import RESULTS_NAME, StudyResults, load_results, results_from_json
+from pixelwise.study.results import (
+    RESULTS_NAME,
+    Scores,
+    StudyResults,
+    TaskResults,
+    load_results,
+    results_from_json,
+)
 from pixelwise.study.tables import (
     DEBLUR_BASELINE_NAME,
     LABEL_BASELINE_NAME,
@@ -228,12 +235,12 @@ def run_files_paragraph(out_dir: Path, results: StudyResults) -> str:
     return text
 
 
-def _baseline_line(task: Any, name: str) -> tuple[str, Any] | None:
+def _baseline_line(task: TaskResults, name: str) -> tuple[str, Scores] | None:
     """The task's do-nothing scores as a dashed line in its metric curves (None when it was not scored)."""
     return (name, task.baseline) if task.baseline is not None else None
 
 
-def _baseline_caption(task: Any, what: str) -> str:
+def _baseline_caption(task: TaskResults, what: str) -> str:
     return f" The dashed gray line is the {what} baseline (no model)." if task.baseline is not None else ""
 
 

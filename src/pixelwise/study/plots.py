@@ -153,9 +153,7 @@ def plot_metric_curves(per_model: Mapping[str, Sequence[Any]], metrics: Sequence
                 xs, ys = zip(*points)
                 ax.plot(xs, ys, marker="o", markersize=3, label=model)
                 plotted = True
-        level = baseline[1].get(key) if baseline is not None else None
-        if plotted and _is_number(level):
-            assert baseline is not None
+        if plotted and baseline is not None and _is_number(level := baseline[1].get(key)):
             ax.axhline(level, color="gray", linestyle="--", linewidth=1, label=baseline[0])
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("epoch", fontsize=8)

@@ -256,7 +256,7 @@ class Recipe:
                 terms["g_fm"] = zero
             if cfg.gan_weight > 0:
                 terms["g_gan"] = zero
-        elif cfg.gan_weight > 0 or cfg.feature_matching > 0:
+        elif self.adversarial:
             if cfg.feature_matching > 0:
                 fake_out, real_out = self.discriminate(discriminator, condition, fake, real)
                 terms["g_fm"] = adversarial * cfg.feature_matching * losses.feature_matching_loss(fake_out, real_out)
