@@ -50,11 +50,14 @@ def test_rgb_asapnet_and_pix2pixhd_dense_graphs(tmp_path):
         export_onnx(model, tmp_path / "x.onnx", input_kind="labels")
 
 
-def test_asapnet_cell_blend_label_graph(tmp_path):
-    """ASAP-Net with blended cells (the tiny label preset's option) exports its label entry with parity."""
+@pytest.mark.parametrize("options", [dict(cell_blend=True),
+                                     dict(cell_blend=True, pe_frequencies=0, hr_label_smoothing=5)])
+def test_asapnet_cell_blend_label_graph(tmp_path, options):
+    """ASAP-Net with blended cells (and asapnet-tiny's other MLP-input options: no positional encoding, label
+    shares of a window) exports its label entry with parity."""
     torch.manual_seed(0)
     model = create_model("asapnet", label_nc=5, instance_edge=False, lr_instance=False, downsampling=4,
-                         learned_ds_factor=2, cell_blend=True, **TINY_ASAP).eval()
+                         learned_ds_factor=2, **options, **TINY_ASAP).eval()
     with torch.no_grad():  # weights large enough that neighbouring cells differ (the official init is ~0)
         for p in model.parameters():
             p.normal_(0.0, 0.3)

@@ -40,8 +40,9 @@ def test_interpreter_matches_reference():
     assert proc.returncode == 0, proc.stderr[-3000:]
     results = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
     names = {r["case"] for r in results}
-    assert len(results) >= 29 and {"rgb_global_residual", "strided_params", "s64/labels", "no_edge_s2/dense",
-                                   "half/bfloat16_psnr_loss_db"} <= names, sorted(names)
+    assert len(results) >= 35 and {"rgb_global_residual", "strided_params", "s64/labels", "no_edge_s2/dense",
+                                   "half/bfloat16_psnr_loss_db", "no_encoding_smoothed/labels",
+                                   "one_frequency/labels"} <= names, sorted(names)
     if FIXTURES.is_dir():  # absent on a GPU machine that gets only the checkout (see scripts/gpu_check.sh)
         assert {"fixture/asapnet_semantic/labels", "fixture/asapnet_reflect/labels",
                 "fixture/asapnet_rgb/dense"} <= names, sorted(names)

@@ -31,6 +31,10 @@ LAYOUTS = {
     "s64": dict(label_nc=5, downsampling=64, learned_ds_factor=2),
     "width20_depth2": dict(label_nc=5, downsampling=8, learned_ds_factor=2, hr_width=20, hr_depth=2),
     "width64_depth5": dict(label_nc=5, downsampling=4, learned_ds_factor=2, hr_width=64, hr_depth=5),
+    # asapnet-tiny's MLP inputs: no positional encoding, label shares of a window (the dense path); one frequency
+    "no_encoding_smoothed": dict(label_nc=5, instance_edge=False, lr_instance=False, downsampling=8,
+                                 learned_ds_factor=2, pe_frequencies=0, hr_label_smoothing=3),
+    "one_frequency": dict(label_nc=5, downsampling=8, learned_ds_factor=2, pe_frequencies=1),
 }
 RGB = dict(downsampling=8, learned_ds_factor=4, lr_width=8, lr_max_width=16, lr_depth=1, hr_width=8, hr_depth=3)
 INTERPRETER_BLOCK = 4096  # one program per cell up to S = 64: the interpreter's cost is per program

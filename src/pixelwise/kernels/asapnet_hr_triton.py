@@ -155,12 +155,16 @@ def interpreting() -> bool:
     return os.environ.get("TRITON_INTERPRET", "0") not in ("", "0")
 
 
-def encoding_rows(downsampling: int, device: torch.device) -> torch.Tensor:
-    """(S*S, 4 log2 S) float32: row ``py * S + px`` is the positional encoding of a pixel at (px, py) in its cell,
-    channels in :func:`pixelwise.models.asapnet.positional_encoding` order (built from that function)."""
+def encoding_rows(downsampling: int, device: torch.device, frequencies: int | None = None) -> torch.Tensor:
+    """(S*S, 4 k) float32 (k = ``frequencies``, default log2 S): row ``py * S + px`` is the positional encoding
+    of a pixel at (px, py) in its cell, channels in :func:`pixelwise.models.asapnet.positional_encoding` order
+    (built from that function). With no encoding (k = 0) one zero column, so that the kernel gets a real
+    pointer (its loads of the table are all masked then)."""
     from pixelwise.models.asapnet import positional_encoding
 
-    pe = positional_encoding(downsampling, downsampling, downsampling, device, torch.float32)
+    pe = positional_encoding(downsampling, downsampling, downsampling, device, torch.float32, frequencies)
+    if pe.shape[0] == 0:
+        return torch.zeros(downsampling * downsampling, 1, device=device)
     return pe.permute(1, 2, 0).reshape(downsampling * downsampling, -1).contiguous()
 
 
@@ -175,7 +179,7 @@ class TritonHRKernel:
         if block_pixels is not None and (block_pixels < 16 or block_pixels & (block_pixels - 1)):
             raise PixelwiseError(f"block_pixels={block_pixels}: use a power of two >= 16")
         self.block_pixels, self.num_warps, self.num_stages = block_pixels, num_warps, num_stages
-        self._tables: dict[tuple[int, torch.device], torch.Tensor] = {}
+        self._tables: dict[tuple[int, int, torch.device], torch.Tensor] = {}
 
     @staticmethod
     def check_config(config: ASAPNetConfig) -> None:
@@ -187,11 +191,11 @@ class TritonHRKernel:
             raise PixelwiseError(f"the Triton high-res kernel supports hr_width <= {MAX_HR_WIDTH} (got "
                                  f"{config.hr_width}); use --hr-backend torch")
 
-    def _table(self, s: int, device: torch.device) -> torch.Tensor:
-        key = (s, device)
+    def _table(self, s: int, frequencies: int, device: torch.device) -> torch.Tensor:
+        key = (s, frequencies, device)
         table = self._tables.get(key)
         if table is None:
-            table = self._tables[key] = encoding_rows(s, device)
+            table = self._tables[key] = encoding_rows(s, device, frequencies)
         return table
 
     def __call__(self, config: ASAPNetConfig, params: torch.Tensor, *, label: torch.Tensor | None = None,
@@ -234,7 +238,7 @@ class TritonHRKernel:
             params, *params.stride(),
             src, *src.stride(),
             e, *e_strides,
-            self._table(s, params.device),
+            self._table(s, config.num_frequencies, params.device),
             out, *out.stride(),
             gh, gw,
             S=s, C_PIX=c_pix, CP=_pow2(c_pix), ONEHOT_ROWS=onehot_rows, EDGE_ROW=edge_row,

@@ -155,10 +155,15 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
         return self.run_lowres_stream(self.lowres_input(x))
 
     def hr_pixels(self, x: torch.Tensor) -> torch.Tensor:
-        """The input channels the per-pixel MLP sees (the edge channel dropped when lr_instance); with
-        ``hr_neighbourhood`` k > 1, the k x k reflect-padded window of them around each pixel (C*k*k channels,
-        channel-major), so that both high-res paths (and a fused kernel) see it as ordinary dense pixels."""
+        """The input channels the per-pixel MLP sees (the edge channel dropped when lr_instance). With
+        ``hr_label_smoothing`` k > 1 each channel is averaged over the k x k replicate-padded window around its
+        pixel; with ``hr_neighbourhood`` k > 1 the k x k reflect-padded window of them around each pixel is
+        stacked (C*k*k channels, channel-major). Either way both high-res paths (and a fused kernel) see
+        ordinary dense pixels."""
         x = x[:, : self.config.hr_pixel_channels] if self.config.lr_instance else x
+        smoothing = self.config.hr_label_smoothing
+        if smoothing > 1:  # each channel's mean over the window: a label's share of it
+            x = F.avg_pool2d(F.pad(x, (smoothing // 2,) * 4, mode="replicate"), smoothing, stride=1)
         k = self.config.hr_neighbourhood
         if k == 1:
             return x
@@ -240,10 +245,10 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
 
         Fast path: the full-resolution one-hot is never built: the low-res stream gets the tent-downsampled
         one-hot (+ edge) computed at its own resolution, the MLP gathers W0[label]. With ``hr_path ==
-        "reference"`` the dense official input is built and :meth:`forward` runs. ``dtype``: the compute dtype
-        (default: the model's)."""
+        "reference"``, ``cell_blend`` or ``hr_label_smoothing`` (both need the dense input) the dense input is
+        built and :meth:`forward` runs. ``dtype``: the compute dtype (default: the model's)."""
         dtype = dtype or next(self.parameters()).dtype
-        if self.config.hr_path == "reference" or self.config.cell_blend:
+        if self.config.hr_path == "reference" or self.config.cell_blend or self.config.hr_label_smoothing > 1:
             return self.forward(self.dense_input(label, instance, edge, dtype))
         label, edge = self.prepare_labels(label, instance, edge, dtype)
         self.check_input_size(label.shape[2], label.shape[3])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pixelwise.models.base import InputSpec
 
@@ -12,6 +12,8 @@ from pixelwise.models.base import InputSpec
 @dataclass
 class ASAPNetConfig:
     """Architecture of an ASAP-Net generator. Defaults: the official Cityscapes model at 256x512."""
+
+    count_fields: ClassVar[tuple[str, ...]] = ("pe_frequencies",)  # may be 0 (models/checks.py)
 
     input_mode: Literal["semantic", "rgb"] = "semantic"
     label_nc: int = 35  # semantic: number of label ids (one-hot channels); rgb: image channels
@@ -41,6 +43,13 @@ class ASAPNetConfig:
     # centre) instead of its own cell's alone, so the output is continuous across cell borders (no S x S
     # blocks); 4x the high-res stream's work, reference algorithm only. False = the paper and official model
     cell_blend: bool = False
+    # how many of the positional encoding's frequencies the per-pixel MLP sees: the k lowest (periods S, S/2,
+    # ...); None = all log2 S (the paper and official model), 0 = none (the MLP sees only its input value)
+    pe_frequencies: int | None = None
+    # k (odd), semantic mode: the per-pixel MLP sees each input channel's mean over the k x k window around its
+    # pixel (each label's share of the window; replicate-padded) instead of the pixel's own one-hot, so it can
+    # draw soft region boundaries; the low-res stream's input is unchanged. 1 = the paper and official model
+    hr_label_smoothing: int = 1
 
     @property
     def in_channels(self) -> int:
@@ -71,7 +80,9 @@ class ASAPNetConfig:
 
     @property
     def num_frequencies(self) -> int:
-        return int(math.log2(self.downsampling))
+        """Frequencies of the positional encoding the MLP sees (``pe_frequencies``, default all log2 S)."""
+        full = int(math.log2(self.downsampling))
+        return full if self.pe_frequencies is None else self.pe_frequencies
 
     @property
     def mlp_channels(self) -> list[int]:
@@ -128,5 +139,13 @@ class ASAPNetConfig:
             raise ValueError(f"hr_neighbourhood={self.hr_neighbourhood} must be an odd number >= 1")
         if self.hr_neighbourhood > 1 and self.input_mode != "rgb":
             raise ValueError("hr_neighbourhood > 1 needs input_mode='rgb' (a label map feeds the MLP one id per pixel)")
+        if self.pe_frequencies is not None and not 0 <= self.pe_frequencies <= int(math.log2(self.downsampling)):
+            raise ValueError(f"pe_frequencies={self.pe_frequencies} must be between 0 and log2(S) = "
+                             f"{int(math.log2(self.downsampling))} (or null for all)")
+        if self.hr_label_smoothing < 1 or self.hr_label_smoothing % 2 == 0:
+            raise ValueError(f"hr_label_smoothing={self.hr_label_smoothing} must be an odd number >= 1")
+        if self.hr_label_smoothing > 1 and self.input_mode != "semantic":
+            raise ValueError("hr_label_smoothing > 1 needs input_mode='semantic' (it averages one-hot labels; "
+                             "photos have hr_neighbourhood)")
         if self.hr_path not in ("fast", "reference"):
             raise ValueError(f"hr_path={self.hr_path!r}: use 'fast' or 'reference'")

@@ -19,14 +19,25 @@ def _tracing() -> bool:
 
 
 
+def _frequencies(downsampling: int, frequencies: int | None) -> list[int]:
+    """The encoding's periods f = S, S/2, ..., 2 (lowest frequency first), the first ``frequencies`` of them
+    (None: all log2 S)."""
+    periods = []
+    f = downsampling
+    while f >= 2:
+        periods.append(f)
+        f //= 2
+    return periods if frequencies is None else periods[:frequencies]
+
+
 def positional_encoding(height: int, width: int, downsampling: int, device: torch.device | str | None = None,
-                        dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """The (4*log2 S, H, W) encoding: for f = S, S/2, ..., 2: cos/sin(2*pi*(x mod f)/f), cos/sin of y."""
+                        dtype: torch.dtype = torch.float32, frequencies: int | None = None) -> torch.Tensor:
+    """The (4*log2 S, H, W) encoding: for f = S, S/2, ..., 2: cos/sin(2*pi*(x mod f)/f), cos/sin of y.
+    ``frequencies`` k keeps the k lowest (f = S, ..., S/2^(k-1)): (4k, H, W); 0 gives (0, H, W)."""
     xs = torch.arange(width, dtype=torch.float32, device=device)
     ys = torch.arange(height, dtype=torch.float32, device=device)
     channels = []
-    f = downsampling
-    while f >= 2:
+    for f in _frequencies(downsampling, frequencies):
         ax = 2 * math.pi * torch.remainder(xs, f) / f
         ay = 2 * math.pi * torch.remainder(ys, f) / f
         for values, along_x in ((torch.cos(ax), True), (torch.sin(ax), True),
@@ -35,23 +46,25 @@ def positional_encoding(height: int, width: int, downsampling: int, device: torc
                 channels.append(values.view(1, width).expand(height, width))
             else:
                 channels.append(values.view(height, 1).expand(height, width))
-        f //= 2
+    if not channels:
+        return torch.zeros(0, height, width, device=device, dtype=dtype)
     return torch.stack(channels).to(dtype)
 
 
 def positional_encoding_1d(downsampling: int, device: torch.device | str | None = None,
-                           dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """(S, 2*log2 S) table: row t holds cos/sin(2*pi*(t mod f)/f) for f = S, S/2, ..., 2 (cos, sin per f).
+                           dtype: torch.dtype = torch.float32, frequencies: int | None = None) -> torch.Tensor:
+    """(S, 2*log2 S) table: row t holds cos/sin(2*pi*(t mod f)/f) for f = S, S/2, ..., 2 (cos, sin per f);
+    ``frequencies`` as in :func:`positional_encoding`.
 
     Since every f divides S, row ``x mod S`` of this table gives the x channels of
     :func:`positional_encoding` at column x, and row ``y mod S`` its y channels (same float32 expression)."""
     ts = torch.arange(downsampling, dtype=torch.float32, device=device)
     columns = []
-    f = downsampling
-    while f >= 2:
+    for f in _frequencies(downsampling, frequencies):
         angle = 2 * math.pi * torch.remainder(ts, f) / f
         columns += [torch.cos(angle), torch.sin(angle)]
-        f //= 2
+    if not columns:
+        return torch.zeros(downsampling, 0, device=device, dtype=dtype)
     return torch.stack(columns, dim=1).to(dtype)
 
 
@@ -127,7 +140,7 @@ class HighResStream:
         cfg = self.config
         s = cfg.downsampling
         b, _, h, w = pixels.shape
-        encoding = positional_encoding(h, w, s, pixels.device, pixels.dtype)
+        encoding = positional_encoding(h, w, s, pixels.device, pixels.dtype, cfg.num_frequencies)
         features = torch.cat([pixels, encoding.unsqueeze(0).expand(b, -1, -1, -1)], dim=1)
         tiles = cells_to_tiles(features, s)  # (B, gh, gw, S*S, C0)
         cell_params = params.permute(0, 2, 3, 1)  # (B, gh, gw, P)
@@ -142,7 +155,7 @@ class HighResStream:
         cfg = self.config
         s, half = cfg.downsampling, cfg.downsampling // 2
         b, _, h, w = pixels.shape
-        encoding = positional_encoding(h, w, s, pixels.device, pixels.dtype)
+        encoding = positional_encoding(h, w, s, pixels.device, pixels.dtype, cfg.num_frequencies)
         features = torch.cat([pixels, encoding.unsqueeze(0).expand(b, -1, -1, -1)], dim=1)
         tiles = cells_to_tiles(F.pad(features, (half,) * 4, mode="replicate"), s)  # (B, gh+1, gw+1, S*S, C0)
         grid = F.pad(params, (1, 1, 1, 1), mode="replicate").permute(0, 2, 3, 1)  # (B, gh+2, gw+2, P)
@@ -163,11 +176,11 @@ class HighResStream:
         """:func:`positional_encoding_1d` for this model's S, cached per (device, dtype). It does not depend
         on H, W or the batch, so any input size reuses it; under tracing/compilation it is built inline."""
         if _tracing():
-            return positional_encoding_1d(self.config.downsampling, device, dtype)
+            return positional_encoding_1d(self.config.downsampling, device, dtype, self.config.num_frequencies)
         key = (torch.device(device), dtype)
         table = self._encoding_cache.get(key)
         if table is None:
-            table = positional_encoding_1d(self.config.downsampling, device, dtype)
+            table = positional_encoding_1d(self.config.downsampling, device, dtype, self.config.num_frequencies)
             self._encoding_cache[key] = table
         return table
 

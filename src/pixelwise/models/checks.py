@@ -27,7 +27,8 @@ def check_model_config(name: str, config: Any, where: str = "") -> None:
     prefix = f"{where}: " if where else ""
     for f in _int_fields(config):
         value = getattr(config, f.name)
-        counts = f.name.startswith("n_")  # block / layer / downsampling counts may be 0
+        # block / layer / downsampling counts (n_*, or named in the config's count_fields) may be 0
+        counts = f.name.startswith("n_") or f.name in getattr(config, "count_fields", ())
         low = 0 if counts else 1
         if value < low:
             kind = "a count, >= 0" if counts else "a width or channel count, >= 1"
