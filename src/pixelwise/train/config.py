@@ -63,11 +63,15 @@ class LossConfig:
 
 @dataclass
 class OptimConfig:
-    """Adam for both networks (all four papers)."""
+    """Adam for both networks (all four papers); with a weight decay, AdamW (decoupled decay, each step
+    multiplies a weight by 1 - lr * weight_decay) on the network's weights (parameters of 2 or more dimensions:
+    conv and linear kernels), never on biases or normalisation parameters."""
 
     lr_g: float = 1e-4
     lr_d: float = 4e-4
     betas: tuple[float, float] = (0.0, 0.9)
+    weight_decay_g: float = 0.0  # 0: plain Adam (the papers)
+    weight_decay_d: float = 0.0
 
 
 @dataclass
@@ -153,6 +157,8 @@ class RunConfig:
             )
         if self.optim.lr_g <= 0 or self.optim.lr_d <= 0:
             raise PixelwiseError("optim.lr_g and optim.lr_d must be > 0")
+        if self.optim.weight_decay_g < 0 or self.optim.weight_decay_d < 0:
+            raise PixelwiseError("optim.weight_decay_g and optim.weight_decay_d must be >= 0 (0: plain Adam)")
 
 
 def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:

@@ -58,8 +58,17 @@ def preserved_rng() -> Iterator[None]:
         checkpoint.restore_rng_state(state)
 
 
-def _adam(params: list[nn.Parameter], lr: float, betas: tuple[float, float]) -> torch.optim.Adam:
-    return torch.optim.Adam(params, lr=lr, betas=(float(betas[0]), float(betas[1])))
+def adam(params: list[nn.Parameter], lr: float, betas: tuple[float, float],
+         weight_decay: float = 0.0) -> torch.optim.Optimizer:
+    """Adam; with ``weight_decay`` > 0, AdamW that decays the weights (parameters with 2+ dimensions) and
+    leaves biases and normalisation parameters alone (two parameter groups)."""
+    betas = (float(betas[0]), float(betas[1]))
+    if weight_decay <= 0:
+        return torch.optim.Adam(params, lr=lr, betas=betas)
+    decayed = [p for p in params if p.dim() >= 2]
+    kept = [p for p in params if p.dim() < 2]
+    return torch.optim.AdamW([{"params": decayed, "weight_decay": float(weight_decay)},
+                              {"params": kept, "weight_decay": 0.0}], lr=lr, betas=betas)
 
 
 def _ddp(module: nn.Module, device: torch.device) -> nn.Module:
@@ -128,7 +137,8 @@ class Session:
         # the critic's gradient penalty differentiates the scaled output twice: start lower than 2**16, which
         # overflows it in fp16 on the first step (and with one critic step per G step there is no retry)
         self.scaler_d = torch.amp.GradScaler(self.device.type, init_scale=2.0**8, enabled=tc.precision == "fp16")
-        self.opt_d = _adam(list(self.d_raw.parameters()), config.optim.lr_d, config.optim.betas)
+        self.opt_d = adam(list(self.d_raw.parameters()), config.optim.lr_d, config.optim.betas,
+                          config.optim.weight_decay_d)
 
     def restore(self, resume_from: Path | None) -> dict[str, Any] | None:
         """Load a checkpoint's weights and counters (when resuming), then build the generator's optimizer over
@@ -152,8 +162,8 @@ class Session:
                                      f"(model/discriminator sections changed?): {exc}") from exc
             self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
             self.g_trains_global = state["g_trains_global"]
-        self.opt_g = _adam(recipes.generator_parameters(self.g_raw, self.g_trains_global), config.optim.lr_g,
-                           config.optim.betas)
+        self.opt_g = adam(recipes.generator_parameters(self.g_raw, self.g_trains_global), config.optim.lr_g,
+                          config.optim.betas, config.optim.weight_decay_g)
         if state is not None:
             self.opt_g.load_state_dict(state["optimizer_g"])
             self.opt_d.load_state_dict(state["optimizer_d"])
@@ -196,7 +206,8 @@ class Session:
         if not self.g_trains_global and recipes.trains_global(tc, self.epoch):
             # pix2pixHD's update_fixed_params: from now on all of G trains, with a fresh Adam state
             self.g_trains_global = True
-            self.opt_g = _adam(recipes.generator_parameters(self.g_raw, True), config.optim.lr_g, config.optim.betas)
+            self.opt_g = adam(recipes.generator_parameters(self.g_raw, True), config.optim.lr_g, config.optim.betas,
+                              config.optim.weight_decay_g)
         self.sampler.set_epoch(self.epoch)
         self.sampler.start = self.batch_in_epoch * tc.batch_size
         self.loader_generator.manual_seed(tc.seed * 1_000_003 + self.epoch)  # worker seeds per epoch
