@@ -237,5 +237,5 @@ def test_models_tab_lists_params_and_gflops(browser: Any) -> None:
     text = _wait(lambda: (lambda t: t if len(pattern.findall(t)) == 2 else "")(_text(browser, "models-table")),
                  "the models table with GFLOPs")
     # the deblurring model at the size of the photo deblurred above, with the median of its runs
-    for name in ("ASAP-Net", "pix2pixHD", "DeblurGAN-ASAP", "0.012 M", "150x210", "(n=1)"):
+    for name in ("ASAP-Net", "pix2pixHD", "DeblurGAN-ASAP", "0.011 M", "150x210", "(n=1)"):
         assert name in text
