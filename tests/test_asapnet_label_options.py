@@ -12,17 +12,15 @@ from pixelwise.models.asapnet import ASAPNetGenerator, positional_encoding, posi
 from pixelwise.models.io import from_pretrained
 from pixelwise.registry import create_model
 
-TINY = dict(label_nc=5, instance_edge=False, lr_instance=False, downsampling=8, learned_ds_factor=2, lr_width=8,
-            lr_max_width=16, lr_depth=1, hr_width=8, hr_depth=3)
+from .test_asapnet_cell_blend import TINY as BLEND_TINY
+from .test_asapnet_cell_blend import _model as _blend_model
+
+TINY = {**BLEND_TINY, "downsampling": 8}  # S = 8: three encoding frequencies, 8x8 cells
 
 
 def _model(seed: int = 0, **options) -> ASAPNetGenerator:
-    torch.manual_seed(seed)
-    model = create_model("asapnet", **{**TINY, **options})
-    with torch.no_grad():  # weights large enough that every cell's MLP differs (the official init is ~0)
-        for p in model.parameters():
-            p.normal_(0.0, 0.3)
-    return model.eval()
+    """The cell-blend tests' model (random weights large enough to matter), S = 8, in eval mode."""
+    return _blend_model(seed, **{"downsampling": 8, **options}).eval()
 
 
 def _labels(h: int, w: int, classes: int = 5, seed: int = 0) -> torch.Tensor:
