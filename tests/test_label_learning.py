@@ -44,8 +44,9 @@ def test_short_label_run_beats_constant_gray(preset: str, tmp_path: Path) -> Non
     batches = _held_out(config)
     gray, model = _mean_psnr(_gray, batches, config), _mean_psnr(generator, batches, config)
     # measured 2026-12-02 (seed 0, 2-core CPU): gray 11.66 dB; asapnet-tiny 18.10 (17.93 before its MLP saw
-    # label shares without the encoding), pix2pixhd-tiny 16.98, pix2pixhd-local-tiny 16.30 dB. The old demo's ASAP-Net (official init and learning rates, random-VGG
-    # loss) stayed within 1 dB of gray after 72 steps at 64x128.
+    # label shares without the encoding), pix2pixhd-tiny 16.98, pix2pixhd-local-tiny 16.30 dB. The old demo's
+    # ASAP-Net (official init and learning rates, random-VGG loss) stayed within 1 dB of gray after 72 steps at
+    # 64x128.
     assert model > gray + 2.5, (preset, model, gray)
 
 
