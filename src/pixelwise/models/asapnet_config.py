@@ -139,9 +139,10 @@ class ASAPNetConfig:
             raise ValueError(f"hr_neighbourhood={self.hr_neighbourhood} must be an odd number >= 1")
         if self.hr_neighbourhood > 1 and self.input_mode != "rgb":
             raise ValueError("hr_neighbourhood > 1 needs input_mode='rgb' (a label map feeds the MLP one id per pixel)")
-        if self.pe_frequencies is not None and not 0 <= self.pe_frequencies <= int(math.log2(self.downsampling)):
+        all_frequencies = int(math.log2(self.downsampling))
+        if self.pe_frequencies is not None and not 0 <= self.pe_frequencies <= all_frequencies:
             raise ValueError(f"pe_frequencies={self.pe_frequencies} must be between 0 and log2(S) = "
-                             f"{int(math.log2(self.downsampling))} (or null for all)")
+                             f"{all_frequencies} (or null for all)")
         if self.hr_label_smoothing < 1 or self.hr_label_smoothing % 2 == 0:
             raise ValueError(f"hr_label_smoothing={self.hr_label_smoothing} must be an odd number >= 1")
         if self.hr_label_smoothing > 1 and self.input_mode != "semantic":
