@@ -127,7 +127,8 @@ def unet_gain(args: argparse.Namespace, blurred_dir: Path, sharp: list[Path], ba
         loss = F.mse_loss(net(x), y)
         optimizer.zero_grad()
         loss.backward()
-        nn.utils.clip_grad_norm_(net.parameters(), args.clip)
+        if args.clip > 0:
+            nn.utils.clip_grad_norm_(net.parameters(), args.clip)
         optimizer.step()
         schedule.step()
         if step % args.eval_every == 0 or step == args.steps:
@@ -148,7 +149,7 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8)
     parser.add_argument("--crop", type=int, default=128)
     parser.add_argument("--lr", type=float, default=5e-4)
-    parser.add_argument("--clip", type=float, default=0.5)
+    parser.add_argument("--clip", type=float, default=0.5, help="gradient-norm clip; 0 = none")
     parser.add_argument("--strength", type=float, default=0.3, help="of the benchmark's blur and the U-Net's")
     parser.add_argument("--max-length", type=float, default=60.0, help="camera path (px), as in pixelwise blur")
     parser.add_argument("--seed", type=int, default=0)
