@@ -23,36 +23,29 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 import torch
 import torch.nn.functional as F
-from deblur_quality import mean_psnr, psnr, write_sharp_crops
-from PIL import Image
+from deblur_quality import psnr, write_sharp_crops
 from torch import nn
 
 from pixelwise.data.blur import motion_blur, reflect_pad, sample_kernel
 from pixelwise.data.blur_folder import blur_folder
 from pixelwise.data.bundled import bundled_blur_root
+from pixelwise.data.transforms import read_photo
 
 NSRS = (1e-3, 3e-3, 1e-2, 3e-2)
-
-
-def load_rgb(path: Path) -> np.ndarray:
-    return np.asarray(Image.open(path).convert("RGB"))
 
 
 def wiener(blurred: np.ndarray, kernel: np.ndarray, nsr: float) -> np.ndarray:
     """Wiener deconvolution of a uint8 (H, W, 3) photo by a known odd-sized kernel, reflect-padded by its size;
     uint8 out."""
-    pad = kernel.shape[0]
+    size = pad = kernel.shape[0]
     x = reflect_pad(torch.from_numpy(blurred / 255.0).permute(2, 0, 1)[None], pad)[0].numpy()
-    height, width = x.shape[1:]
-    size = kernel.shape[0]
-    otf = np.zeros((height, width))
+    otf = np.zeros(x.shape[1:])
     otf[:size, :size] = kernel
     otf = np.fft.fft2(np.roll(otf, (-(size // 2), -(size // 2)), (0, 1)))
     out = np.real(np.fft.ifft2(np.fft.fft2(x) * np.conj(otf) / (np.abs(otf) ** 2 + nsr)))
@@ -106,14 +99,12 @@ def training_batch(tiles: list[torch.Tensor], rng: np.random.Generator, batch: i
     return torch.stack(blurred), torch.stack(sharp)
 
 
-def unet_gain(args: argparse.Namespace, blurred_dir: Path, sharp: list[Path], base: float) -> None:
+def unet_gain(args: argparse.Namespace, blurred: list[np.ndarray], targets: list[np.ndarray], base: float) -> None:
     torch.manual_seed(args.seed)
     rng = np.random.default_rng(args.seed)
-    tiles = [torch.from_numpy(load_rgb(p).copy()).permute(2, 0, 1).float() / 255
+    tiles = [torch.from_numpy(read_photo(p).copy()).permute(2, 0, 1).float() / 255
              for p in sorted((bundled_blur_root() / "train").glob("*.png"))]
-    inputs = [torch.from_numpy(load_rgb(blurred_dir / p.name).copy()).permute(2, 0, 1).float()[None] / 255
-              for p in sharp]
-    targets = [load_rgb(p) for p in sharp]
+    inputs = [torch.from_numpy(b.copy()).permute(2, 0, 1).float()[None] / 255 for b in blurred]
     net = UNet()
     optimizer = torch.optim.Adam(net.parameters(), args.lr)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=args.steps, pct_start=0.1)
@@ -162,21 +153,22 @@ def main() -> None:
     blurred_dir = args.out / "blurred"
     blur_folder(args.out / "sharp", blurred_dir, strength=args.strength, max_length=args.max_length, seed=0,
                 progress=False)  # = pixelwise blur OUT/sharp OUT/blurred --strength S --max-length L
-    base = mean_psnr(blurred_dir / "A", sharp)
+    blurred = [read_photo(blurred_dir / "A" / p.name) for p in sharp]
+    targets = [read_photo(p) for p in sharp]
+    base = float(np.mean([psnr(b, t) for b, t in zip(blurred, targets, strict=True)]))
     print(f"{len(sharp)} held-out wallpaper crops, blurred {base:.2f} dB (the benchmark's 'no model' row); "
           f"CPU threads {torch.get_num_threads()}")
     records = {r["name"]: r for r in json.loads((blurred_dir / "kernels.json").read_text())["kernels"]}
-    kernels = {p.name: sample_kernel(records[p.name]["seed"], records[p.name]["strength"],
-                                     records[p.name]["max_length_px"]).kernel for p in sharp}
+    kernels = [sample_kernel(records[p.name]["seed"], records[p.name]["strength"], records[p.name]["max_length_px"])
+               .kernel for p in sharp]
     spreads = [records[p.name]["spread_px"] for p in sharp]
     print(f"kernels: RMS spread mean {np.mean(spreads):.2f} px (range {min(spreads):.2f}-{max(spreads):.2f})")
     for nsr in NSRS:
-        value = float(np.mean([psnr(wiener(load_rgb(blurred_dir / "A" / p.name), kernels[p.name], nsr),
-                                    load_rgb(p)) for p in sharp]))
+        value = float(np.mean([psnr(wiener(b, k, nsr), t) for b, k, t in zip(blurred, kernels, targets, strict=True)]))
         print(f"  non-blind Wiener, true kernel, NSR {nsr:g}: {value:6.2f} dB ({value - base:+.2f})")
     if not args.skip_unet:
-        unet_gain(args, blurred_dir / "A", sharp, base)
+        unet_gain(args, blurred, targets, base)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
