@@ -252,3 +252,95 @@ def test_blur_command_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert "sharp photo folder" in err and "nope does not exist" in err
     assert main(["blur", str(source), str(tmp_path / "o"), "--strength", "3", "--no-progress"]) == 2
     assert "--strength='3' is not a blur strength" in capsys.readouterr().err
+
+
+# --- camera realism (pixelwise.data.camera) -----------------------------------------------------------------
+def _camera_image() -> torch.Tensor:
+    generator = torch.Generator().manual_seed(0)
+    return torch.rand(3, 48, 64, generator=generator) * 0.8 + 0.1
+
+
+def test_camera_options_off_is_the_plain_blur():
+    from pixelwise.data.blur import motion_blur, sample_kernel
+    from pixelwise.data.camera import CameraOptions, degrade
+
+    kernel = sample_kernel(3, 0.5, 20).kernel
+    image = _camera_image()
+    assert not CameraOptions().active
+    plain = motion_blur(image, torch.as_tensor(kernel, dtype=torch.float32))
+    assert torch.allclose(degrade(image, kernel, CameraOptions()), plain.clamp(0, 1), atol=1e-6)
+
+
+def test_camera_linear_light_keeps_the_linear_energy_and_differs_from_display_blur():
+    from pixelwise.data.blur import motion_blur, sample_kernel
+    from pixelwise.data.camera import CameraOptions, degrade
+
+    kernel = sample_kernel(5, 1.0, 16).kernel
+    image = _camera_image()
+    out = degrade(image, kernel, CameraOptions(gamma=2.2))
+    linear_in, linear_out = image.pow(2.2), out.pow(2.2)
+    assert abs(linear_out.mean().item() - linear_in.mean().item()) < 2e-3  # light is moved, not made or lost
+    display = motion_blur(image, torch.as_tensor(kernel, dtype=torch.float32))
+    assert (out - display).abs().mean() > 1e-3  # blurring light is not blurring stored values
+    constant = torch.full((3, 32, 32), 0.3)
+    assert torch.allclose(degrade(constant, kernel, CameraOptions(gamma=2.2)), constant, atol=1e-5)
+
+
+def test_camera_highlights_smear_into_saturated_streaks():
+    from pixelwise.data.blur import trajectory_kernel
+    from pixelwise.data.camera import CameraOptions, degrade
+
+    path = np.linspace(0, 1, 200) + 0j  # a straight 12-px horizontal path
+    kernel = trajectory_kernel(path, 1.0, 12.0)
+    image = torch.full((1, 32, 48), 0.2)
+    image[:, 16, 24] = 1.0  # one clipped light
+    plain = degrade(image, kernel, CameraOptions(gamma=2.2))
+    bright = degrade(image, kernel, CameraOptions(gamma=2.2, highlight_gain=30.0))
+    assert plain.max() < 0.6 and bright.max() >= 0.999  # the light stays saturated along its streak
+    assert (bright[0, 16] >= 0.999).sum() >= 8
+
+
+def test_camera_noise_follows_the_poisson_gaussian_variance_and_is_seeded():
+    from pixelwise.data.camera import CameraOptions, degrade
+
+    identity = np.ones((1, 1))
+    flat = torch.full((1, 200, 200), 0.5)
+    options = CameraOptions(shot_noise=0.01, read_noise=0.02)
+    noisy = degrade(flat, identity, options, torch.Generator().manual_seed(1))
+    expected = (0.01 * 0.5 + 0.02**2) ** 0.5
+    assert abs(noisy.std().item() - expected) < 0.1 * expected
+    again = degrade(flat, identity, options, torch.Generator().manual_seed(1))
+    assert torch.equal(noisy, again)
+
+
+def test_camera_jpeg_round_trip_at_the_asked_quality():
+    from pixelwise.data.camera import CameraOptions, degrade
+
+    image = _camera_image()
+    identity = np.ones((1, 1))
+    low = degrade(image, identity, CameraOptions(jpeg_quality=10))
+    high = degrade(image, identity, CameraOptions(jpeg_quality=95))
+    err_low, err_high = (low - image).abs().mean(), (high - image).abs().mean()
+    assert err_high < err_low and err_high > 0
+    with pytest.raises(PixelwiseError, match="JPEG"):
+        CameraOptions(jpeg_quality=101)
+
+
+def test_blur_dataset_camera_options_reach_the_samples(tmp_path):
+    from PIL import Image
+
+    from pixelwise.data.blur_dataset import MotionBlurDataset, sharp_records
+    from pixelwise.data.config import DataConfig
+
+    folder = tmp_path / "sharp" / "test"
+    folder.mkdir(parents=True)
+    array = (np.random.default_rng(0).random((40, 40, 3)) * 255).astype(np.uint8)
+    Image.fromarray(array).save(folder / "a.png")
+    base = dict(format="blur", root=str(tmp_path / "sharp"), blur_strength=0.5, blur_max_length=8)
+    plain = MotionBlurDataset(sharp_records(tmp_path / "sharp", "test"), DataConfig(**base), train=False)[0]
+    noisy = MotionBlurDataset(sharp_records(tmp_path / "sharp", "test"),
+                              DataConfig(**base, blur_gamma=2.2, blur_read_noise=0.05), train=False)[0]
+    assert torch.equal(plain["target"], noisy["target"])
+    assert (plain["input"] - noisy["input"]).abs().mean() > 0.02
+    with pytest.raises(PixelwiseError, match="data.blur_"):
+        DataConfig(**base, blur_highlight_gain=0.5)

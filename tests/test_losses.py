@@ -122,3 +122,45 @@ def test_vgg_weights_load_from_a_path(tmp_path):
     torch.save({"features.0.weight": torch.zeros(1)}, tmp_path / "bad.pth")
     with pytest.raises(PixelwiseError, match="not a torchvision VGG19 state dict"):
         losses.VGG19Features(["conv3_3"], weights=str(tmp_path / "bad.pth"))
+
+
+# --- pixel restoration terms and the cosine schedule ---------------------------------------------------------
+def test_psnr_loss_is_minus_the_mean_psnr_up_to_a_constant():
+    from pixelwise.losses import PSNR_LOSS_EPS, psnr_loss
+
+    real = torch.rand(3, 3, 16, 16) * 2 - 1
+    fake = real + 0.05 * torch.randn_like(real)
+    mse = (fake - real).pow(2).flatten(1).mean(1)
+    psnr = 10 * torch.log10(4.0 / (mse + PSNR_LOSS_EPS))  # range 2 ([-1, 1])
+    assert torch.allclose(psnr_loss(fake, real), 10 * torch.log10(torch.tensor(4.0)) - psnr.mean(), atol=1e-4)
+    assert psnr_loss(real, real) == pytest.approx(10 * torch.log10(torch.tensor(PSNR_LOSS_EPS)).item())
+    fake.requires_grad_(True)
+    psnr_loss(fake, real).backward()
+    assert fake.grad.abs().sum() > 0
+
+
+def test_charbonnier_and_fft_losses():
+    from pixelwise.losses import charbonnier_loss, fft_l1_loss
+
+    real = torch.rand(2, 3, 16, 16)
+    assert charbonnier_loss(real, real) == pytest.approx(1e-3)
+    assert charbonnier_loss(real + 0.5, real) == pytest.approx(0.5, abs=1e-5)
+    assert fft_l1_loss(real, real) == 0
+    blurred = torch.nn.functional.avg_pool2d(real, 3, stride=1, padding=1, count_include_pad=False)
+    shifted = real + 0.01  # a flat offset: one DC coefficient, tiny high-frequency change
+    assert fft_l1_loss(blurred, real) > fft_l1_loss(shifted, real)
+
+
+def test_new_loss_terms_in_the_recipe_and_the_cosine_schedule():
+    from pixelwise.train import recipes
+    from pixelwise.train.config import LossConfig, TrainConfig
+
+    recipe = recipes.Recipe(loss=LossConfig(gan_weight=0, feature_matching=0, vgg=0, psnr=1, charbonnier=2,
+                                            fft=0.5), conditional=False)
+    real = torch.rand(2, 3, 8, 8)
+    _, terms = recipe.generator_loss(None, real, real, real + 0.1, adversarial=0.0)
+    assert {"g_psnr", "g_charbonnier", "g_fft"} <= set(terms)
+    cosine = TrainConfig(max_steps=10, decay_steps=10, lr_schedule="cosine", epochs=100, decay_epochs=0)
+    factors = [recipes.lr_factor(cosine, s, 0) for s in range(11)]
+    assert factors[0] == 1 and factors[5] == pytest.approx(0.5) and factors[10] == pytest.approx(0)
+    assert all(a >= b for a, b in zip(factors, factors[1:]))

@@ -129,6 +129,30 @@ _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
+# --- pixel restoration terms (images in [-1, 1]; computed in float32) ---------------------------------------
+PSNR_LOSS_EPS = 1e-5  # added to each image's MSE: caps the PSNR an image can reach at 10 log10(4 / eps) = 56 dB
+
+
+def psnr_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """Minus the mean over images of their PSNR in dB (range 2, up to a constant): ``mean(10 log10(mse_i +
+    eps))``. Each image's gradient is scaled by 1 / its MSE, so a nearly-restored smooth image counts as much
+    as a busy one, as in the mean PSNR the benchmarks report."""
+    mse = (fake.float() - real.float()).pow(2).flatten(1).mean(1)
+    return (10.0 * torch.log10(mse + PSNR_LOSS_EPS)).mean()
+
+
+def charbonnier_loss(fake: torch.Tensor, real: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """``mean(sqrt((fake - real)^2 + eps^2))``: L1 away from the target, smooth at it."""
+    return torch.sqrt((fake.float() - real.float()).pow(2) + eps * eps).mean()
+
+
+def fft_l1_loss(fake: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """L1 distance of the images' 2-D real FFTs (real and imaginary parts), per pixel: the frequency term of
+    MIMO-UNet (Cho et al. 2021), which weights the high frequencies that blur removes."""
+    diff = torch.fft.rfft2(fake.float(), norm="ortho") - torch.fft.rfft2(real.float(), norm="ortho")
+    return torch.view_as_real(diff).abs().mean()
+
+
 def default_vgg_path() -> Path:
     """Where torch.hub keeps torchvision's VGG19 weights: ``<torch.hub.get_dir()>/checkpoints/<file>``."""
     return Path(torch.hub.get_dir()) / "checkpoints" / VGG19_FILE

@@ -65,3 +65,22 @@ def semantic_input(label: torch.Tensor, channels: int, instance: torch.Tensor | 
 
 
 __all__ = ["check_label_ids", "instance_edges", "one_hot", "one_hot_labels", "semantic_input"]
+
+
+def reflect_pad(image: torch.Tensor, pad: int) -> torch.Tensor:
+    """Mirror-pad the last two dims by ``pad`` on every side, also when ``pad`` exceeds the image size."""
+    out = image
+    for dim in (-1, -2):
+        remaining = pad
+        while remaining > 0:
+            size = out.shape[dim]
+            step = min(remaining, size - 1)
+            if step <= 0:  # a 1-pixel axis: nothing to mirror, repeat it
+                step = remaining
+                pads = (step, step, 0, 0) if dim == -1 else (0, 0, step, step)
+                out = F.pad(out, pads, mode="replicate")
+            else:
+                pads = (step, step, 0, 0) if dim == -1 else (0, 0, step, step)
+                out = F.pad(out, pads, mode="reflect")
+            remaining -= step
+    return out

@@ -24,7 +24,8 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
+
+from pixelwise.ops import reflect_pad
 
 REFERENCE_LENGTH = 60.0  # trajectories are drawn at the paper's 60-pixel scale, then normalised to length 1
 NUM_STEPS = 2000  # samples along a full trajectory
@@ -160,25 +161,6 @@ def kernel_center_of_mass(kernel: np.ndarray) -> tuple[float, float]:
     rows, cols = np.indices(kernel.shape)
     total = kernel.sum()
     return float((rows * kernel).sum() / total), float((cols * kernel).sum() / total)
-
-
-def reflect_pad(image: torch.Tensor, pad: int) -> torch.Tensor:
-    """Mirror-pad the last two dims by ``pad`` on every side, also when ``pad`` exceeds the image size."""
-    out = image
-    for dim in (-1, -2):
-        remaining = pad
-        while remaining > 0:
-            size = out.shape[dim]
-            step = min(remaining, size - 1)
-            if step <= 0:  # a 1-pixel axis: nothing to mirror, repeat it
-                step = remaining
-                pads = (step, step, 0, 0) if dim == -1 else (0, 0, step, step)
-                out = F.pad(out, pads, mode="replicate")
-            else:
-                pads = (step, step, 0, 0) if dim == -1 else (0, 0, step, step)
-                out = F.pad(out, pads, mode="reflect")
-            remaining -= step
-    return out
 
 
 def motion_blur(image: torch.Tensor, kernel: torch.Tensor | np.ndarray) -> torch.Tensor:

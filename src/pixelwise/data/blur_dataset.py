@@ -16,6 +16,7 @@ import torch
 from torch.utils.data import Dataset
 
 from pixelwise.data.blur import image_seed, motion_blur, sample_kernel
+from pixelwise.data.camera import degrade
 from pixelwise.data.config import DataConfig
 from pixelwise.data.files import keyed, list_images, split_folder
 from pixelwise.data.transforms import (
@@ -73,7 +74,12 @@ class MotionBlurDataset(Dataset):
         margin = kernel.shape[0] // 2
         y0, x0 = max(0, top - margin), max(0, left - margin)
         y1, x1 = min(size[0], top + h + margin), min(size[1], left + w + margin)
-        blurred = motion_blur(sharp[:, y0:y1, x0:x1], kernel.astype("float32"))
+        camera = config.camera_options()
+        if camera.active:  # in [0, 1]; the JPEG round trip sees the margin too (a crop of a JPEG photo)
+            generator = torch.Generator().manual_seed(seed + 1)
+            blurred = degrade((sharp[:, y0:y1, x0:x1] + 1) / 2, kernel, camera, generator) * 2 - 1
+        else:
+            blurred = motion_blur(sharp[:, y0:y1, x0:x1], kernel.astype("float32"))
         blurred = blurred[:, top - y0:top - y0 + h, left - x0:left - x0 + w]
         if config.blur_noise > 0:
             generator = torch.Generator().manual_seed(seed)

@@ -7,6 +7,7 @@ Load the result with ``data.format: paired``.
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ import torch
 from PIL import Image
 
 from pixelwise.data.blur import image_seed, motion_blur, sample_kernel
+from pixelwise.data.camera import CameraOptions, degrade
 from pixelwise.data.files import keyed, list_images
 from pixelwise.data.strength import parse_strength
 from pixelwise.data.transforms import read_photo
@@ -23,17 +25,25 @@ from pixelwise.fileio import atomic_write, atomic_write_json
 
 
 def blur_photo(photo: np.ndarray, seed: int, strength: tuple[float, float], max_length: float,
-               noise: float) -> tuple[np.ndarray, dict[str, Any]]:
+               noise: float, camera: CameraOptions | None = None) -> tuple[np.ndarray, dict[str, Any]]:
     """uint8 (H, W, 3) -> (blurred uint8 (H, W, 3), kernel parameters). Works in [0, 1] intensities; the noise
-    is Gaussian with std ``noise`` added after blurring, then values are clipped and rounded to 8 bits."""
+    is Gaussian with std ``noise`` added after blurring, then values are clipped and rounded to 8 bits.
+    ``camera``: the realism options of :mod:`pixelwise.data.camera` (linear light, highlights, sensor noise,
+    JPEG), applied with the same kernel."""
     kernel = sample_kernel(seed, strength, max_length)
     image = torch.from_numpy(np.array(photo, dtype=np.float32) / 255.0).permute(2, 0, 1)
-    blurred = motion_blur(image, kernel.kernel.astype(np.float32))
+    if camera is not None and camera.active:
+        blurred = degrade(image, kernel.kernel, camera, torch.Generator().manual_seed(seed + 1))
+    else:
+        blurred = motion_blur(image, kernel.kernel.astype(np.float32))
     if noise > 0:
         generator = torch.Generator().manual_seed(seed)
         blurred = blurred + noise * torch.randn(blurred.shape, generator=generator)
     out = (blurred.clamp(0, 1) * 255.0).round().to(torch.uint8).permute(1, 2, 0).numpy()
-    return out, {**kernel.params, "noise_std": float(noise)}
+    params = {**kernel.params, "noise_std": float(noise)}
+    if camera is not None and camera.active:
+        params["camera"] = dataclasses.asdict(camera)
+    return out, params
 
 
 def _save_png(array: np.ndarray, path: Path) -> None:
@@ -41,7 +51,8 @@ def _save_png(array: np.ndarray, path: Path) -> None:
 
 
 def blur_folder(sharp_dir: str | Path, out_dir: str | Path, strength: float | str | list[float] = "0.2,1.0",
-                seed: int = 0, max_length: float = 60.0, noise: float = 0.0, progress: bool = True) -> Path:
+                seed: int = 0, max_length: float = 60.0, noise: float = 0.0, progress: bool = True,
+                camera: CameraOptions | None = None) -> Path:
     """Blur every photo under ``sharp_dir`` (recursively) with its own random camera-shake kernel; strength
     is a number in [0, 1] or a range sampled uniformly per image. Returns the path of ``kernels.json``."""
     from tqdm import tqdm
@@ -63,13 +74,14 @@ def blur_folder(sharp_dir: str | Path, out_dir: str | Path, strength: float | st
     for name, path in tqdm(sorted(files.items()), desc="blurring", unit="img", disable=not progress):
         photo = read_photo(path)
         image_seed_value = image_seed(seed, name)
-        blurred, params = blur_photo(photo, image_seed_value, (lo, hi), max_length, noise)
+        blurred, params = blur_photo(photo, image_seed_value, (lo, hi), max_length, noise, camera)
         _save_png(blurred, out_dir / "A" / f"{name}.png")
         _save_png(photo, out_dir / "B" / f"{name}.png")
         entries.append({"name": f"{name}.png", "source": str(path.relative_to(sharp_dir)), **params})
     manifest = out_dir / "kernels.json"
     atomic_write_json(manifest, {
         "strength": [lo, hi], "seed": seed, "max_length_px": max_length, "noise_std": noise,
+        "camera": dataclasses.asdict(camera or CameraOptions()),
         "method": "Boracchi & Foi (2012) camera-shake trajectories; kernel sums to 1, centred on its centre of "
                   "mass; reflect padding; FFT convolution in [0, 1] intensities",
         "layout": "A/ blurred, B/ sharp, same names (load with data.format: paired)",

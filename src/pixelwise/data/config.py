@@ -21,8 +21,12 @@ bundled-blur       none (``root`` unused): scikit-image's photos, blurred on the
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from pixelwise.errors import PixelwiseError
+
+if TYPE_CHECKING:
+    from pixelwise.data.camera import CameraOptions
 
 FORMATS = ("cityscapes", "flat", "paired", "aligned", "gopro", "blur", "bundled-labels", "bundled-blur")
 LABEL_FORMATS = ("cityscapes", "flat", "bundled-labels")
@@ -57,6 +61,14 @@ class DataConfig:
     blur_strength: float | list[float] = field(default_factory=lambda: [0.2, 1.0])  # s or [lo, hi] in [0, 1]
     blur_max_length: float = 60.0  # camera-path length at strength 1, in pixels of the loaded (resized) image
     blur_noise: float = 0.0  # std of Gaussian sensor noise added after blurring (intensity units, 0..1)
+    # camera realism (pixelwise.data.camera; all off by default): blur in linear light with this gamma (0: off),
+    # clipped highlights boosted by this gain before the blur (1: off), Poisson-Gaussian sensor noise in linear
+    # light (variance shot * x + read^2; 0: off), a JPEG round trip at this quality (0: off)
+    blur_gamma: float = 0.0
+    blur_highlight_gain: float = 1.0
+    blur_shot_noise: float = 0.0
+    blur_read_noise: float = 0.0
+    blur_jpeg_quality: int = 0
     # --- misc ---
     seed: int = 0  # seed of everything random that is not training augmentation (eval blur kernels)
     max_images: int | None = None  # use only the first N samples (sorted by name); None: all
@@ -85,10 +97,21 @@ class DataConfig:
                 raise PixelwiseError(f"data.{name}={value} must be >= 1 (or null)")
         if self.blur_max_length < 0 or self.blur_noise < 0:
             raise PixelwiseError("data.blur_max_length and data.blur_noise must be >= 0")
+        self.camera_options()  # checks the camera realism options
         from pixelwise.data.strength import parse_strength
 
         lo, hi = parse_strength(self.blur_strength, where="data.blur_strength")
         self.blur_strength = [lo, hi]
+
+    def camera_options(self) -> CameraOptions:
+        """The camera realism options of on-the-fly blur (``blur_gamma`` ... ``blur_jpeg_quality``)."""
+        from pixelwise.data.camera import CameraOptions
+
+        try:
+            return CameraOptions(self.blur_gamma, self.blur_highlight_gain, self.blur_shot_noise,
+                                 self.blur_read_noise, self.blur_jpeg_quality)
+        except PixelwiseError as exc:
+            raise PixelwiseError(f"data.blur_*: {exc}") from None
 
     @property
     def resolved_task(self) -> str:

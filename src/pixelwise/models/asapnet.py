@@ -53,7 +53,7 @@ from pixelwise.models.asapnet_mlp import (
     tiles_to_image,
 )
 from pixelwise.models.base import PretrainedModel
-from pixelwise.ops import instance_edges, one_hot
+from pixelwise.ops import instance_edges, one_hot, reflect_pad
 
 
 class ASAPNetGenerator(HighResStream, PretrainedModel):
@@ -158,8 +158,8 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
         """The input channels the per-pixel MLP sees (the edge channel dropped when lr_instance). With
         ``hr_label_smoothing`` k > 1 each channel is averaged over the k x k replicate-padded window around its
         pixel; with ``hr_neighbourhood`` k > 1 the k x k reflect-padded window of them around each pixel is
-        stacked (C*k*k channels, channel-major). Either way both high-res paths (and a fused kernel) see
-        ordinary dense pixels."""
+        stacked (C*k*k channels, channel-major), once per ``hr_dilations`` entry (taps d pixels apart). Either
+        way both high-res paths (and a fused kernel) see ordinary dense pixels."""
         x = x[:, : self.config.hr_pixel_channels] if self.config.lr_instance else x
         smoothing = self.config.hr_label_smoothing
         if smoothing > 1:  # each channel's mean over the window: a label's share of it
@@ -168,8 +168,12 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
         if k == 1:
             return x
         b, c, h, w = x.shape
-        windows = F.unfold(F.pad(x, (k // 2,) * 4, mode="reflect"), k)  # (B, C*k*k, H*W)
-        return windows.view(b, c * k * k, h, w)
+        stacks = []
+        for d in self.config.hr_dilations:  # each dilation's window, channel-major, dilations in order
+            pad = d * (k // 2)
+            padded = F.pad(x, (pad,) * 4, mode="reflect") if pad < min(h, w) else reflect_pad(x, pad)
+            stacks.append(F.unfold(padded, k, dilation=d).view(b, c * k * k, h, w))  # (B, C*k*k, H, W)
+        return stacks[0] if len(stacks) == 1 else torch.cat(stacks, dim=1)
 
     # --- entry points ----------------------------------------------------------------------------
     def _check_dense(self, x: torch.Tensor) -> None:

@@ -13,7 +13,7 @@ from pixelwise.models.base import InputSpec
 class ASAPNetConfig:
     """Architecture of an ASAP-Net generator. Defaults: the official Cityscapes model at 256x512."""
 
-    count_fields: ClassVar[tuple[str, ...]] = ("pe_frequencies",)  # may be 0 (models/checks.py)
+    count_fields: ClassVar[tuple[str, ...]] = ("pe_frequencies", "lr_unet_middle_blocks")  # may be 0 (checks.py)
 
     input_mode: Literal["semantic", "rgb"] = "semantic"
     label_nc: int = 35  # semantic: number of label ids (one-hot channels); rgb: image channels
@@ -50,6 +50,18 @@ class ASAPNetConfig:
     # pixel (each label's share of the window; replicate-padded) instead of the pixel's own one-hot, so it can
     # draw soft region boundaries; the low-res stream's input is unchanged. 1 = the paper and official model
     hr_label_smoothing: int = 1
+    # with hr_neighbourhood k > 1: the k x k window is taken at each of these dilations (taps d pixels apart) and
+    # the windows stacked, so the MLP sees a wide support at few inputs (1, 2, 4, 8: taps up to 8 * (k // 2) px
+    # away): the low-res stream can then predict a spatially varying deconvolution filter of wide support
+    # (the kernel-prediction view of ASAP-Net). (1,) = one dense window
+    hr_dilations: tuple[int, ...] = (1,)
+    # the low-res stream: "plain" (the paper: 3x3 conv blocks) or "unet" (pixel-unshuffle by learned_ds_factor,
+    # an encoder-decoder of NAFNet blocks with the lr_unet_* blocks per level, then the 1x1 parameter conv):
+    # a receptive field of the whole crop at low cost, for blur longer than the paper's layers see
+    lowres_arch: Literal["plain", "unet"] = "plain"
+    lr_unet_enc_blocks: tuple[int, ...] = (1, 1, 1)
+    lr_unet_middle_blocks: int = 2
+    lr_unet_dec_blocks: tuple[int, ...] = (1, 1, 1)
 
     @property
     def in_channels(self) -> int:
@@ -65,8 +77,8 @@ class ASAPNetConfig:
     @property
     def hr_mlp_pixel_channels(self) -> int:
         """Rows of the per-pixel MLP's first layer fed by the image (before the positional encoding): the
-        high-res pixel channels times the ``hr_neighbourhood`` window."""
-        return self.hr_pixel_channels * self.hr_neighbourhood**2
+        high-res pixel channels times the ``hr_neighbourhood`` window times the ``hr_dilations``."""
+        return self.hr_pixel_channels * self.hr_neighbourhood**2 * len(self.hr_dilations)
 
     @property
     def onehot_channels(self) -> int:
@@ -148,5 +160,13 @@ class ASAPNetConfig:
         if self.hr_label_smoothing > 1 and self.input_mode != "semantic":
             raise ValueError("hr_label_smoothing > 1 needs input_mode='semantic' (it averages one-hot labels; "
                              "photos have hr_neighbourhood)")
+        if not self.hr_dilations or any(int(d) < 1 for d in self.hr_dilations):
+            raise ValueError(f"hr_dilations={list(self.hr_dilations)} must be one or more integers >= 1")
+        if tuple(self.hr_dilations) != (1,) and self.hr_neighbourhood == 1:
+            raise ValueError("hr_dilations needs hr_neighbourhood > 1 (the window whose taps it spreads)")
+        if self.lowres_arch not in ("plain", "unet"):
+            raise ValueError(f"lowres_arch={self.lowres_arch!r}: use 'plain' or 'unet'")
+        if self.lowres_arch == "unet" and len(self.lr_unet_dec_blocks) != len(self.lr_unet_enc_blocks):
+            raise ValueError("lr_unet_dec_blocks needs one entry per level of lr_unet_enc_blocks")
         if self.hr_path not in ("fast", "reference"):
             raise ValueError(f"hr_path={self.hr_path!r}: use 'fast' or 'reference'")

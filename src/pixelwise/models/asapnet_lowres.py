@@ -11,6 +11,7 @@ from torch import nn
 
 from pixelwise.models.asapnet_config import ASAPNetConfig
 from pixelwise.models.layers import norm_2d, pad_2d
+from pixelwise.models.naf import NAFUNet
 from pixelwise.ops import one_hot
 
 
@@ -102,6 +103,14 @@ class LowResStream(nn.Module):
 
     def __init__(self, config: ASAPNetConfig) -> None:
         super().__init__()
+        if config.lowres_arch == "unet":  # pixelwise option: see ASAPNetConfig.lowres_arch
+            factor = config.learned_ds_factor
+            body = NAFUNet(config.in_channels * factor * factor, config.lr_max_width, config.lr_width,
+                           config.lr_unet_enc_blocks, config.lr_unet_middle_blocks, config.lr_unet_dec_blocks,
+                           pyramid=True)
+            self.model = nn.Sequential(nn.PixelUnshuffle(factor), body, nn.GELU(),
+                                       nn.Conv2d(config.lr_max_width, config.params_per_cell, 1, bias=True))
+            return
         layers = _conv_norm_relu(config.in_channels, config.lr_width, 1, config.padding)
         num_strided = int(math.log2(config.learned_ds_factor))
         for i in range(num_strided):

@@ -53,12 +53,21 @@ class LossConfig:
     content: float = 0.0  # DeblurGAN content loss (VGG19 conv3_3, MSE)
     l1: float = 0.0  # pixel L1 to the target (a content term from step 0; see train.gan_warmup_steps)
     mse: float = 0.0  # pixel mean squared error to the target (the loss PSNR measures; from step 0 as l1)
+    # pixelwise restoration terms (from step 0 as l1; see losses.psnr_loss / charbonnier_loss / fft_l1_loss):
+    psnr: float = 0.0  # minus the PSNR (dB) of each image, averaged: a smooth image counts as much as a busy one
+    charbonnier: float = 0.0  # sqrt(diff^2 + 1e-6): L1 near the target, smooth at 0
+    fft: float = 0.0  # L1 of the 2-D FFT difference (MIMO-UNet's frequency term): weights lost high frequencies
     vgg_weights: str = "imagenet"  # imagenet (torch.hub cache file) | random (untrained features) | a path
     vgg_normalize: bool = True  # ImageNet mean/std normalisation of [-1, 1] images before VGG
 
     @property
     def uses_vgg(self) -> bool:
         return self.vgg > 0 or self.content > 0
+
+    @property
+    def pixel_terms(self) -> bool:
+        """Whether a pixelwise restoration term (psnr, charbonnier, fft) is on."""
+        return self.psnr > 0 or self.charbonnier > 0 or self.fft > 0
 
 
 @dataclass
@@ -83,6 +92,8 @@ class TrainConfig:
     decay_epochs: int = 100  # then linear decay to 0 over this many epochs (niter_decay)
     max_steps: int | None = None  # stop after this many steps (None: after epochs + decay_epochs)
     decay_steps: int = 0  # also decay linearly to 0 over the last decay_steps of max_steps (short runs)
+    # how the last decay_steps decay: "linear" (the papers) or "cosine" (half a cosine from 1 to 0)
+    lr_schedule: Literal["linear", "cosine"] = "linear"
     critic_steps: int = 1  # discriminator updates per generator update (DeblurGAN: 5)
     # content before adversary: the generator's adversarial and feature-matching terms are off for the first
     # gan_warmup_steps steps, then ramp in linearly over the next gan_warmup_steps (0: on from step 0, as the
@@ -146,10 +157,12 @@ class RunConfig:
             )
         if not t.device.startswith(("auto", "cpu", "cuda")):
             raise PixelwiseError(f"train.device={t.device!r}: use auto, cpu, cuda or cuda:N")
-        for key in ("gan_weight", "d_weight", "gp_weight", "feature_matching", "vgg", "content", "l1", "mse"):
+        for key in ("gan_weight", "d_weight", "gp_weight", "feature_matching", "vgg", "content", "l1", "mse",
+                    "psnr", "charbonnier", "fft"):
             if getattr(loss, key) < 0:
                 raise PixelwiseError(f"loss.{key}={getattr(loss, key)} must be >= 0")
-        if t.gan_warmup_steps and not (loss.l1 > 0 or loss.mse > 0 or loss.vgg > 0 or loss.content > 0):
+        if t.gan_warmup_steps and not (loss.l1 > 0 or loss.mse > 0 or loss.vgg > 0 or loss.content > 0
+                                       or loss.pixel_terms):
             raise PixelwiseError(
                 f"train.gan_warmup_steps={t.gan_warmup_steps} switches the adversarial terms off at first, which "
                 f"leaves nothing to train: set loss.l1 (or loss.mse / loss.vgg / loss.content) above 0, or the "

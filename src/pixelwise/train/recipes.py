@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -157,7 +158,11 @@ def lr_factor(config: TrainConfig, step: int, epoch: int) -> float:
     if config.decay_steps > 0 and config.max_steps is not None:
         start = config.max_steps - config.decay_steps
         if step > start:
-            factor *= max(0.0, 1.0 - (step - start) / config.decay_steps)
+            progress = min(1.0, (step - start) / config.decay_steps)
+            if config.lr_schedule == "cosine":
+                factor *= 0.5 * (1.0 + math.cos(math.pi * progress))
+            else:
+                factor *= 1.0 - progress
     return factor
 
 
@@ -275,6 +280,12 @@ class Recipe:
             terms["g_l1"] = cfg.l1 * torch.nn.functional.l1_loss(fake.float(), real.float())
         if cfg.mse > 0:
             terms["g_mse"] = cfg.mse * torch.nn.functional.mse_loss(fake.float(), real.float())
+        if cfg.psnr > 0:
+            terms["g_psnr"] = cfg.psnr * losses.psnr_loss(fake, real)
+        if cfg.charbonnier > 0:
+            terms["g_charbonnier"] = cfg.charbonnier * losses.charbonnier_loss(fake, real)
+        if cfg.fft > 0:
+            terms["g_fft"] = cfg.fft * losses.fft_l1_loss(fake, real)
         if not terms:
             raise PixelwiseError("every generator loss weight is 0: set loss.gan_weight, loss.vgg, ... above 0")
         total = torch.stack(list(terms.values())).sum()
