@@ -210,3 +210,41 @@ def test_save_pretrained_can_store_float16_weights(tmp_path: Path) -> None:
     with pytest.raises(PixelwiseError, match="floating dtype"):
         model.save_pretrained(tmp_path / "bad", weights_dtype=torch.int8)
     assert not (tmp_path / "bad").exists()
+
+
+# --- --scale: the model at a reduced scale, its correction added back at full size --------------------------
+class _AddConstant(torch.nn.Module):
+    size_multiple = 8
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        assert x.shape[-2] % 8 == 0 and x.shape[-1] % 8 == 0  # padded to the model's multiple inside
+        return x + 0.1
+
+
+def test_at_scale_keeps_detail_and_resamples_only_the_change():
+    from pixelwise.deblur import at_scale
+
+    x = torch.rand(1, 3, 37, 50) * 1.6 - 0.8
+    model = _AddConstant()
+    assert at_scale(model, 1.0) is model
+    scaled = at_scale(model, 0.25)
+    out = scaled(x)
+    assert out.shape == x.shape
+    assert torch.allclose(out, x + 0.1, atol=1e-5)  # a constant change upsamples to itself; x's detail is kept
+    identity = at_scale(torch.nn.Identity(), 0.5)
+    assert torch.allclose(identity(x), x, atol=1e-6)
+    with pytest.raises(PixelwiseError, match="--scale"):
+        at_scale(model, 0.0)
+
+
+def test_deblur_command_scale_flag(tmp_path):
+    from PIL import Image
+
+    model = pixelwise.create_model("deblurgan", ngf=4, n_blocks=1, zero_init_output=True)
+    model.save_pretrained(str(tmp_path / "m"))
+    photo = (np.random.default_rng(0).random((30, 44, 3)) * 255).astype(np.uint8)
+    Image.fromarray(photo).save(tmp_path / "p.png")
+    assert main(["deblur", str(tmp_path / "p.png"), "-o", str(tmp_path / "out"), "--model", str(tmp_path / "m"),
+                 "--scale", "0.5", "--quiet"]) == 0
+    out = np.asarray(Image.open(next((tmp_path / "out").glob("p*.png"))))
+    assert out.shape == photo.shape and np.abs(out.astype(int) - photo).max() <= 1  # identity model: unchanged

@@ -64,25 +64,67 @@ def load_deblur_model(model: str | Path | None = None, device: str | torch.devic
     return loaded
 
 
+def at_scale(model: nn.Module, scale: float) -> nn.Module:
+    """``model`` run on the photo downscaled by ``scale`` (0 < scale <= 1), its correction upscaled and added to
+    the full-size photo: ``x + up(G(down(x)) - down(x))``. A camera path of L px at full size is ``scale * L``
+    px for the model, so a deblurrer trained on paths up to 60 px handles a 240-px shake at ``scale=0.25``; the
+    photo's own detail is kept (only the model's change is resampled). ``scale=1``: the model itself."""
+    import torch.nn.functional as F
+    from torch import nn
+
+    from pixelwise.inference import size_multiple
+
+    if not 0 < scale <= 1:
+        raise PixelwiseError(f"--scale {scale:g}: give a factor in (0, 1] (0.5: half size)")
+    if scale == 1:
+        return model
+    multiple = size_multiple(model)
+
+    class AtScale(nn.Module):
+        size_multiple = 1  # any size: the downscaled photo is padded to the model's multiple inside
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            height, width = x.shape[-2:]
+            small_h, small_w = max(1, round(height * scale)), max(1, round(width * scale))
+            small = F.interpolate(x, (small_h, small_w), mode="bicubic", antialias=True, align_corners=False)
+            pad_h, pad_w = -small_h % multiple, -small_w % multiple
+            mode = "reflect" if min(small_h, small_w) > max(pad_h, pad_w) else "replicate"
+            padded = F.pad(small, (0, pad_w, 0, pad_h), mode=mode) if pad_h or pad_w else small
+            change = self.model(padded)[..., :small_h, :small_w] - small
+            up = F.interpolate(change, (height, width), mode="bicubic", align_corners=False)
+            return (x + up).clamp(-1.0, 1.0)
+
+    return AtScale()
+
+
 def deblur_files(inputs: Sequence[str | Path], output: str | Path, *, model: str | Path | nn.Module | None = None,
                  tile: int | None = None, overlap: int | None = None, device: str | torch.device | None = None,
-                 dtype: str | torch.dtype | None = None, progress: bool = True) -> list[Path]:
+                 dtype: str | torch.dtype | None = None, progress: bool = True, scale: float = 1.0) -> list[Path]:
     """``pixelwise deblur``: deblur photos (files, folders, globs) into ``output/<stem>.png`` with ``model``
     (default: the shipped :data:`DEFAULT_DEBLUR_MODEL`). The inputs are checked before the model is loaded,
-    the model before anything is written. Returns the written paths; tiling as :func:`translate_image`."""
+    the model before anything is written. Returns the written paths; tiling as :func:`translate_image`;
+    ``scale`` < 1 runs the model on the downscaled photo (:func:`at_scale`: for shake longer than the model's
+    training paths)."""
     from torch import nn
 
     from pixelwise.inference import DEFAULT_OVERLAP, collect_inputs, translate_files
 
+    if not 0 < scale <= 1:
+        raise PixelwiseError(f"--scale {scale:g}: give a factor in (0, 1] (0.5: half size)")
     collect_inputs(inputs)  # a missing input is reported before any model is looked for
     if isinstance(model, nn.Module):
         check_photo_model(model, type(model).__name__)
         net = model
     else:
         net = load_deblur_model(model)
+    net = at_scale(net, scale)
     return translate_files(net, inputs, output, tile=tile, overlap=DEFAULT_OVERLAP if overlap is None else overlap,
                            device=device, dtype=dtype, progress=progress)
 
 
-__all__ = ["DEFAULT_DEBLUR_MODEL", "EXAMPLE_DEBLUR_MODEL", "check_photo_model", "deblur_files", "default_model_dir",
-           "load_deblur_model"]
+__all__ = ["DEFAULT_DEBLUR_MODEL", "EXAMPLE_DEBLUR_MODEL", "at_scale", "check_photo_model", "deblur_files",
+           "default_model_dir", "load_deblur_model"]

@@ -21,6 +21,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--output", "-o", required=True, help="folder for the deblurred PNGs (same stems as inputs)")
     parser.add_argument("--model", default=None, metavar="NAME|DIR",
                         help=f"deblurring model (default: the shipped {DEFAULT_DEBLUR_MODEL})")
+    parser.add_argument("--scale", type=float, default=1.0, metavar="S",
+                        help="run the model on the photo downscaled by S (0 < S <= 1) and add its correction back "
+                             "at full size: for shake longer than the model's training paths, e.g. a phone photo "
+                             "(default 1: full size; see the docs' Deblurring page)")
     parser.add_argument("--tile", type=int, default=None, metavar="N", help="tile size in pixels")
     parser.add_argument("--tile-overlap", type=int, default=64, metavar="M", help="tile overlap in pixels (64)")
     parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
@@ -33,6 +37,6 @@ def run(args: argparse.Namespace) -> int:
     from pixelwise.deblur import deblur_files
 
     written = deblur_files(args.inputs, args.output, model=args.model, tile=args.tile, overlap=args.tile_overlap,
-                           device=args.device, dtype=args.dtype, progress=not args.quiet)
+                           device=args.device, dtype=args.dtype, progress=not args.quiet, scale=args.scale)
     print(f"wrote {len(written)} deblurred image(s) to {args.output}")
     return 0
