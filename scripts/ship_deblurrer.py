@@ -32,6 +32,13 @@ DATA = ("24 real photos, none of them in the held-out sets: the 8 training photo
         "(DarkestHour, Kite, Volna, summer_1am; 320 px wide), written by `python scripts/deblur_training_photos.py "
         "--out DIR` after `apt-get install plasma-workspace-wallpapers mate-backgrounds`; blurred on the fly with "
         "pixelwise's camera-shake trajectories (`data.format=blur`)")
+DATA_CAMERA = ("24 real photos, none of them in the held-out sets: the 8 training photos of scikit-image's bundled "
+               "set (astronaut, rocket, the motorcycle stereo pair, camera, moon, brick, grass; at their own size, "
+               "427-512 px short side), the 12 nature photos of Debian's `mate-backgrounds` and 4 photographic "
+               "wallpapers of `plasma-workspace-wallpapers` (DarkestHour, Kite, Volna, summer_1am), these at a "
+               "720-px short side (camera scale), written by `python scripts/deblur_training_photos.py --out DIR "
+               "--short-side 720` after `apt-get install plasma-workspace-wallpapers mate-backgrounds`; blurred on "
+               "the fly with pixelwise's camera-shake trajectories up to 60 px (`data.format=blur`)")
 LICENSE = "mit"
 
 
@@ -50,11 +57,15 @@ def main() -> None:
     parser.add_argument("--command", required=True, help="the exact training command")
     parser.add_argument("--hardware", required=True)
     parser.add_argument("--summary", default="")
+    parser.add_argument("--data", choices=("small", "camera"), default="small",
+                        help="training photos: 'small' (the v1 *-small models, 256-320 px) or 'camera' (the v2 "
+                             "*-medium models, 720-px short side)")
     parser.add_argument("--out", type=Path, default=None, help="model folder (default: pretrained/<name>)")
     args = parser.parse_args()
     model = load_generator(args.run)
     out = args.out or PACKAGED / args.name
-    training = cards.training_section(args.command, budget=budget(args.run), data=DATA, hardware=args.hardware)
+    data = DATA_CAMERA if args.data == "camera" else DATA
+    training = cards.training_section(args.command, budget=budget(args.run), data=data, hardware=args.hardware)
     shipped = f"pixelwise/{args.name}"
     usage = ("```bash\npixelwise deblur blurry.png --output out/" +
              (f" --model {shipped}" if shipped != DEFAULT_DEBLUR_MODEL else "") + "\n```\n\n"
