@@ -43,10 +43,14 @@ LICENSE = "mit"
 
 
 def budget(run: Path) -> str:
-    lines = (run / rundir.METRICS).read_text().splitlines()
-    last = json.loads([line for line in lines if line.strip()][-1])
+    rows = [json.loads(line) for line in (run / rundir.METRICS).read_text().splitlines() if line.strip()]
+    last = rows[-1]
+    # a resumed run restarts its clock: add up the segments (the time drops where a resume began)
+    seconds = sum(a["time"] for a, b in zip(rows, rows[1:]) if b["time"] < a["time"]) + last["time"]
+    resumes = sum(1 for a, b in zip(rows, rows[1:]) if b["time"] < a["time"])
     batch = load_yaml(run / rundir.RUN_CONFIG)["train"]["batch_size"]
-    return (f"{last['step']} steps of batch {batch} ({last['time'] / 60:.0f} min of training on the CPU below), "
+    resumed = f", resumed {resumes} time(s) with --resume auto" if resumes else ""
+    return (f"{last['step']} steps of batch {batch} ({seconds / 60:.0f} min of training on the CPU below{resumed}), "
             f"random crops blurred on the fly; see the preset's YAML for every setting")
 
 
