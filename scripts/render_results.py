@@ -8,8 +8,8 @@ Every results table in the docs sits between two markers::
 
 and NAME says what is rendered there (see :data:`RENDERERS`): the demo study's tables (``pixelwise demo``'s
 ``table1.json`` / ``table2.json``), the shipped deblurrers (``benchmarks/shipped_deblurrers.py``'s
-``results.json``), the blur-strength tables (``benchmarks/blur_strength_table.py --json``) and the training presets
-(from ``configs/``). Each table says the command, date and hardware that produced it (from its JSON).
+``results.json``), the speed tables (``pixelwise bench --json`` records), the blur-strength tables
+(``benchmarks/blur_strength_table.py --json``) and the training presets (from ``configs/``). Each table says the command, date and hardware that produced it (from its JSON).
 
     python scripts/render_results.py            # rewrite every marked block from docs/results/*.json
     python scripts/render_results.py --check    # exit 1, naming the stale blocks, if any differs
@@ -187,6 +187,43 @@ def blur_strength(length: int) -> Callable[[], str]:
     return render
 
 
+# --- speed (pixelwise bench --json records, several runs in one file) -------------------------------------------
+def _params(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value / 1e6:.3g}M" if value >= 1e6 else f"{value / 1e3:.3g}k"
+
+
+def _gflops(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0f}" if value >= 1000 else f"{value:.3g}"
+
+
+def _bench_label(record: Mapping[str, Any]) -> str:
+    if record["model"] == "asapnet":
+        return "asapnet (fast)"
+    s = (record.get("options") or {}).get("downsampling")
+    return f"{record['model']} (S={s})" if record["model"] == "deblurgan-asap" and s else record["model"]
+
+
+def bench_table(name: str, ratio_key: str, ratio_label: str) -> Callable[[], str]:
+    """The records of ``docs/results/<name>.json`` ({"measured", "runs": [{"command", "records"}]}) that have
+    ``ratio_key``: model, size, params, GFLOPs, median ms and the ratio from the record's own run."""
+    def render() -> str:
+        result = load(f"{name}.json")
+        measured = result["measured"]
+        runs = [run for run in result["runs"] if any(r.get(ratio_key) is not None for r in run["records"])]
+        lines = [f"{measured['hardware']}, torch {measured['torch']}, {measured['setup']}, {measured['date']}; "
+                 f"{'one run' if len(runs) == 1 else f'{len(runs)} runs'}, every ratio within its own run:", "",
+                 "```bash", *(run["command"] for run in runs), "```", ""]
+        rows = [[_bench_label(r), f"{r['height']}x{r['width']}", _params(r.get("params")), _gflops(r.get("gflops")),
+                 f"{r['median_ms']:.0f}", f"{r[ratio_key]:.2f}"]
+                for run in runs for r in run["records"] if r.get(ratio_key) is not None]
+        table = md_table(["model", "size", "params", "GFLOPs", "median ms", ratio_label], rows, "llrrrr")
+        source = f"\n\n(JSON {result['source']}.)" if result.get("source") else ""
+        return "\n".join([*lines, table]) + source
+    return render
+
+
 # --- the training presets (configs/*.yaml) ---------------------------------------------------------------------
 def _pixelwise() -> None:
     if str(ROOT / "src") not in sys.path:
@@ -217,6 +254,8 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "blur-strength-60": blur_strength(60),
     "blur-strength-24": blur_strength(24),
     "blur-strength-12": blur_strength(12),
+    "speed-cpu-labels": bench_table("bench-cpu-xeon", "speedup_vs_pix2pixhd", "x vs pix2pixHD (global)"),
+    "speed-cpu-deblur": bench_table("bench-cpu-xeon", "speedup_vs_deblurgan", "x vs DeblurGAN"),
     "presets": presets,
     "preset-aliases": preset_aliases,
 }
