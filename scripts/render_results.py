@@ -9,7 +9,8 @@ Every results table in the docs sits between two markers::
 and NAME says what is rendered there (see :data:`RENDERERS`): the demo study's tables (``pixelwise demo``'s
 ``table1.json`` / ``table2.json``), the shipped deblurrers (``benchmarks/shipped_deblurrers.py``'s
 ``results.json``), the speed tables (``pixelwise bench --json`` records), the blur-strength tables
-(``benchmarks/blur_strength_table.py --json``) and the training presets (from ``configs/``). Each table says the command, date and hardware that produced it (from its JSON).
+(``benchmarks/blur_strength_table.py --json``) and the training presets (from ``configs/``). Each table says
+the command, date and hardware that produced it (from its JSON).
 
     python scripts/render_results.py            # rewrite every marked block from docs/results/*.json
     python scripts/render_results.py --check    # exit 1, naming the stale blocks, if any differs
