@@ -100,7 +100,7 @@ def demo_table2() -> str:
     rows = table["rows"]
     labels = [f"{s:g}" for s in table["strengths"]]
     n = next((r["fid_n"] for r in rows if r.get("fid_n")), "?")
-    header = [f"Table 2 (deblurring, PSNR dB; gain over the input), {len(labels)} strengths",
+    header = ["Table 2 (deblurring; PSNR dB, gain over the input)",
               *(f"s={s}" for s in labels), "all", f"FID (N={n})"]
     base = rows[0]
     body = []
@@ -235,8 +235,8 @@ def presets() -> str:
     _pixelwise()
     from pixelwise.presets import describe_presets
 
-    rows = [[f"`{p['name']}`", f"`{p['model']}`", p["data"], p["size"], p["description"]] for p in describe_presets()]
-    return md_table(["preset", "model", "data", "size", "description"], rows, "lllll")
+    rows = [[f"`{p['name']}`", p["size"], p["description"]] for p in describe_presets()]
+    return md_table(["preset", "size", "description"], rows, "lll")
 
 
 def preset_aliases() -> str:
