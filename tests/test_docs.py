@@ -7,6 +7,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -76,3 +77,34 @@ def test_mkdocs_build_strict(tmp_path: Path) -> None:
                             env={**os.environ, "NO_MKDOCS_2_WARNING": "1"})
     assert result.returncode == 0, result.stdout + result.stderr
     assert (tmp_path / "site" / "index.html").is_file() and (tmp_path / "site" / "training" / "index.html").is_file()
+
+
+def _documented_commands() -> list[tuple[str, str]]:
+    """(file, command line) for every ``pixelwise ...`` line in the bash blocks of README and the docs, without
+    comments; lines with ``[optional]`` or ``...`` placeholders are left out (they are syntax, not commands)."""
+    out = []
+    for path in [README, *sorted((ROOT / "docs").glob("*.md"))]:
+        for block in re.findall(r"```bash\n(.*?)\n```", path.read_text(), re.S):
+            for line in block.replace("\\\n", " ").splitlines():
+                line = line.split(" #", 1)[0].strip()
+                if re.match(r"(\.venv/bin/)?pixelwise ", line) and "[" not in line and "..." not in line:
+                    out.append((path.name, line))
+    return out
+
+
+def test_documented_commands_parse() -> None:
+    """Every documented ``pixelwise`` command line names a real command, flags it takes and, for ``train``, a preset."""
+    from pixelwise.cli import parse_args
+    from pixelwise.presets import is_preset
+
+    commands = _documented_commands()
+    assert len(commands) > 20
+    for where, line in commands:
+        for part in line.split(" && "):
+            argv = shlex.split(part)[1:]
+            try:
+                args = parse_args(argv)
+            except SystemExit as exc:
+                raise AssertionError(f"{where}: `{part}` does not parse") from exc
+            if args.command == "train":
+                assert is_preset(args.config) or args.config.endswith(".yaml"), f"{where}: {args.config}"
