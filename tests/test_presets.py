@@ -15,7 +15,15 @@ import pytest
 from pixelwise.config import CONFIG_DIR, list_presets, to_dict
 from pixelwise.errors import PixelwiseError
 from pixelwise.hub import packaged_names
-from pixelwise.presets import PRESET_ALIASES, PRESET_DATA, canonical_name, is_preset, load_preset_dict, split_name
+from pixelwise.presets import (
+    PRESET_ALIASES,
+    PRESET_DATA,
+    PRESET_SIZES,
+    canonical_name,
+    is_preset,
+    load_preset_dict,
+    split_name,
+)
 from pixelwise.train.config import load_run_config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -73,8 +81,16 @@ CLAIMS: dict[str, Callable[[dict[str, Any]], bool]] = {
     "5x5 pixel window": lambda d: _option(d, "hr_neighbourhood") == 5,
     "S=4": lambda d: _option(d, "downsampling") == 4,
     "G1 from a trained global run": lambda d: bool(_get(d, "model.init_from")),
+    "no adversary": lambda d: _get(d, "loss.gan_weight", 1.0) == 0 and _get(d, "loss.feature_matching", 0) == 0,
+    "PSNR loss": lambda d: _get(d, "loss.psnr", 0) > 0,
+    "Charbonnier loss": lambda d: _get(d, "loss.charbonnier", 0) > 0,
+    "NAFNet-block U-Net": lambda d: _option(d, "architecture") == "unet",
+    "NAFNet-block low-res stream": lambda d: _option(d, "lowres_arch") == "unet",
+    "dilated-window per-pixel MLP": lambda d: len(_option(d, "hr_dilations") or [1]) > 1,
+    "60-px paths": lambda d: _get(d, "data.blur_max_length") == 60,
 }
-HEAD = re.compile(r"^(?P<family>.+) (?P<size>paper|small|tiny), (?P<data>.+?) (?P<h>\d+)x(?P<w>\d+)(?P<crops> crops)?$")
+HEAD = re.compile(rf"^(?P<family>.+) (?P<size>{'|'.join(PRESET_SIZES)}), (?P<data>.+?) "
+                  r"(?P<h>\d+)x(?P<w>\d+)(?P<crops> crops)?$")
 SHIPPED_CLAIM = re.compile(r"^the shipped pixelwise/(?P<name>[\w-]+) recipe$")
 
 
@@ -111,7 +127,7 @@ def test_description_claims_are_true(name: str) -> None:
         shipped = SHIPPED_CLAIM.match(claim)
         if shipped:
             assert shipped["name"] in packaged_names() and shipped["name"].startswith(loaded["model"]["name"])
-            assert size == "small"
+            assert size in ("small", "medium")
             continue
         assert claim in CLAIMS, f"{name}: claim {claim!r} has no check in tests/test_presets.py::CLAIMS"
         assert CLAIMS[claim](loaded), f"{name}: the description says {claim!r}, the values do not"

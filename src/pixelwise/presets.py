@@ -28,6 +28,7 @@ from pixelwise.errors import PixelwiseError
 PRESET_SIZES: dict[str, str] = {
     "paper": "the paper's architecture and recipe, faithful to the publication",
     "small": "the recipe of a shipped pretrained model: about an hour on a 2-core CPU",
+    "medium": "the recipe of a larger shipped model (v2): hours on a 2-core CPU, photos at camera scale",
     "tiny": "the demo's size: minutes on a CPU, with small-budget engineering choices",
 }
 
@@ -54,6 +55,8 @@ PRESET_ALIASES: dict[str, str] = {
     "deblurgan-asap": "deblurgan-asap-gopro-paper",
     "deblurgan-asap-small": "deblurgan-asap-photos-small",
     "deblurgan-asap-tiny": "deblurgan-asap-bundled-tiny",
+    "deblurgan-medium": "deblurgan-photos-medium",
+    "deblurgan-asap-medium": "deblurgan-asap-photos-medium",
 }
 
 
