@@ -1,7 +1,7 @@
 """Do the tiny deblurring presets beat doing nothing on real photos they never saw?
 
-Trains ``deblurgan-tiny`` and ``deblurgan-asap-tiny`` as shipped for ``--steps`` steps each (default 400,
-``train.max_steps=400``) on the bundled photos, then on held-out real photos that share nothing with the
+Trains ``deblurgan-bundled-tiny`` and ``deblurgan-asap-bundled-tiny`` as shipped for ``--steps`` steps each
+(default 400, ``train.max_steps=400``) on the bundled photos, then on held-out real photos that share nothing with the
 bundled data (crops of the photographic wallpapers of Debian's ``plasma-workspace-wallpapers``; never
 committed, install them with ``apt-get install plasma-workspace-wallpapers``):
 
@@ -35,7 +35,7 @@ from PIL import Image
 WALLPAPERS = Path("/usr/share/wallpapers")
 # the photographic wallpapers (the others are drawings, renders or smooth gradients)
 PHOTOS = ("BytheWater", "ColdRipple", "ColorfulCups", "EveningGlow", "FallenLeaf", "Grey", "OneStandsOut", "Path")
-MODELS = {"deblurgan": "deblurgan-tiny", "deblurgan-asap": "deblurgan-asap-tiny"}
+MODELS = {"deblurgan": "deblurgan-bundled-tiny", "deblurgan-asap": "deblurgan-asap-bundled-tiny"}
 CROP, WIDTH = 128, 320
 
 

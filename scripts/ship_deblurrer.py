@@ -6,7 +6,7 @@ from the run (steps, wall time), the data, the hardware. ``benchmarks/shipped_de
 then adds the measured Results section.
 
     PYTHONPATH=src python scripts/ship_deblurrer.py RUN_DIR --name deblurgan-small \
-        --command "pixelwise train deblurgan-small --run-dir runs/deblurgan-small data.root=..." \
+        --command "pixelwise train deblurgan-photos-small --run-dir runs/deblurgan-small data.root=..." \
         --hardware "2-core AMD EPYC CPU, torch 2.14.1, 1 thread"
 """
 

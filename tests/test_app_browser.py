@@ -24,7 +24,7 @@ import pytest
 from PIL import Image
 
 pytest.importorskip("gradio", reason="the app's extra is not installed (pip install -e '.[app]')")
-pytest.importorskip("selenium", reason="selenium is not installed (pip install -e '.[app]')")
+pytest.importorskip("selenium", reason="selenium is not installed (it is in the dev extra: pip install -e '.[dev]')")
 
 from browser_check import find_chromium  # scripts/browser_check.py (tests/conftest.py puts scripts/ on the path)
 from selenium import webdriver

@@ -9,8 +9,10 @@ from pixelwise.errors import PixelwiseError
 from pixelwise.train import recipes
 from pixelwise.train.config import RunConfig, load_run_config, run_config_from_dict
 
-RECIPES = ["asapnet-cityscapes", "pix2pixhd-cityscapes", "pix2pixhd-cityscapes-local", "deblurgan", "deblurgan-asap"]
-TINY = ["asapnet-tiny", "pix2pixhd-tiny", "pix2pixhd-local-tiny", "deblurgan-tiny", "deblurgan-asap-tiny"]
+RECIPES = ["asapnet-cityscapes-paper", "pix2pixhd-cityscapes-paper", "pix2pixhd-local-cityscapes-paper",
+           "deblurgan-gopro-paper", "deblurgan-asap-gopro-paper"]
+TINY = ["asapnet-bundled-tiny", "pix2pixhd-bundled-tiny", "pix2pixhd-local-bundled-tiny", "deblurgan-bundled-tiny",
+        "deblurgan-asap-bundled-tiny"]
 
 
 def test_every_recipe_and_tiny_variant_is_a_preset():

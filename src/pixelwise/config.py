@@ -176,7 +176,7 @@ def list_presets(folder: Path = CONFIG_DIR) -> list[str]:
 
 
 def resolve_preset(name_or_path: str | Path, folder: Path = CONFIG_DIR, kind: str = "preset") -> Path:
-    """A preset name (``deblurgan-tiny``) or a path to a YAML file -> the YAML path. ``folder`` and ``kind``
+    """A preset name (``deblurgan-bundled-tiny``) or a path to a YAML file -> the YAML path. ``folder`` and ``kind``
     ("preset", "study preset") select which presets a bare name refers to."""
     candidate = Path(name_or_path)
     if candidate.suffix in (".yaml", ".yml") or candidate.exists():

@@ -25,6 +25,7 @@ from pixelwise.errors import PixelwiseError
 from pixelwise.hub import PACKAGED_ORG, packaged_names
 from pixelwise.inference import InputSpec, check_labels, input_spec, prepare_model, resolve_device, translate_image
 from pixelwise.models.io import from_pretrained, load_generator, resolve_generator
+from pixelwise.presets import is_preset
 from pixelwise.registry import create_model, list_models
 
 
@@ -62,6 +63,7 @@ __all__ = [
     "create_model",
     "from_pretrained",
     "input_spec",
+    "is_preset",
     "label_palette",
     "label_to_tensor",
     "list_models",

@@ -180,7 +180,7 @@ def load_one(spec: str, device: str = "cpu") -> AppModel:
         module = lib.from_pretrained(spec)  # a model shipped inside the package
         data = None
         source, trained, key = f"shipped {spec}", True, spec.split("/", 1)[1]
-    elif spec in lib.list_presets():
+    elif lib.is_preset(spec):  # a preset name or an old name of one
         module = lib.untrained_generator(spec)
         data = lib.preset_data(spec)
         source, trained, key = f"untrained {spec} preset (random weights)", False, spec

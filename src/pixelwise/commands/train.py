@@ -6,7 +6,10 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="preset name (e.g. deblurgan-tiny, asapnet-cityscapes) or a YAML file")
+    from pixelwise.config import list_presets
+
+    parser.add_argument("config", help="preset name (<model>-<data>-<size>: " + ", ".join(list_presets())
+                        + "; old names still work) or a YAML file")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="dotted overrides of the config, e.g. train.max_steps=4 data.root=/data/cityscapes")
     parser.add_argument("--run-dir", required=True, type=str,

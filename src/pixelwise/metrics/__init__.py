@@ -4,8 +4,8 @@ Modules: :mod:`.image` (quantisation, PSNR, SSIM), :mod:`.inception` (offline In
 mapping, feature extraction and its cache), :mod:`.distribution` (FID, KID from features), :mod:`.suite`
 (:class:`MetricSuite`, the conventions record, LPIPS), :mod:`.evaluate` (``pixelwise eval``: a model over a dataset).
 
-Conventions (this module is the one place that decides them; README copies this list)
--------------------------------------------------------------------------------------
+Conventions (this module is the one place that decides them; docs/metrics.md copies this list)
+----------------------------------------------------------------------------------------------
 - **Quantisation first.** Generators output float images in [-1, 1]. Every prediction and every target is
   quantised to 8 bits before any metric, as a saved PNG would be: ``uint8 = round((clamp(x, -1, 1) + 1) * 127.5)``.
   Metrics are computed on the images a user sees on disk.

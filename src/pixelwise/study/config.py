@@ -19,7 +19,7 @@ class StudyModel:
     """One model of the study: a training preset (``configs/<preset>.yaml``) plus overrides."""
 
     name: str  # display name in the tables, e.g. "ASAP-Net"
-    preset: str  # training preset name or YAML path, e.g. "asapnet-tiny"
+    preset: str  # training preset name or YAML path, e.g. "asapnet-bundled-tiny"
     overrides: list[str] = field(default_factory=list)  # dotted run-config overrides, e.g. ["train.lr_g=2e-4"]
     fullsize_options: dict[str, Any] = field(default_factory=dict)  # registry options of the full-size bench
 

@@ -1,10 +1,10 @@
 """The run config: one typed :class:`RunConfig` per training run, from a YAML preset plus dotted overrides.
 
 A preset is a YAML file in ``configs/`` (or any path) with the sections below. A preset may start with
-``base: <preset name or path>``: the base is loaded first and this file's keys are merged over it (mappings
-merge key by key, everything else replaces), so the ``*-tiny`` presets only state what they change.
+``base:``, one preset or a list of overlays merged in order, so variants state only what differs; names, overlays
+and the old names that still work are :mod:`pixelwise.presets`.
 
-    pixelwise train deblurgan-tiny train.max_steps=4 data.crop_height=32 --run-dir RUN
+    pixelwise train deblurgan-bundled-tiny train.max_steps=4 data.crop_height=32 --run-dir RUN
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pixelwise.config import apply_overrides, from_dict, load_yaml, resolve_preset
+from pixelwise.config import apply_overrides, from_dict
 from pixelwise.data.config import DataConfig
 from pixelwise.errors import PixelwiseError
+from pixelwise.presets import load_preset_dict, preset_path
 
 
 @dataclass
@@ -174,31 +175,6 @@ class RunConfig:
             raise PixelwiseError("optim.weight_decay_g and optim.weight_decay_d must be >= 0 (0: plain Adam)")
 
 
-def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in top.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = _merge(out[key], value)
-        else:
-            out[key] = value
-    return out
-
-
-def load_preset_dict(name_or_path: str | Path, _seen: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """A preset (name or YAML path) as a plain dict, with its ``base:`` chain merged in."""
-    path = resolve_preset(name_or_path).resolve()
-    if path in _seen:
-        raise PixelwiseError(f"config file {path}: 'base' chain loops back to itself")
-    data = load_yaml(path)
-    base = data.pop("base", None)
-    if base is None:
-        return data
-    base_ref = str(base)
-    if base_ref.endswith((".yaml", ".yml")) and not Path(base_ref).is_absolute():
-        base_ref = str(path.parent / base_ref)
-    return _merge(load_preset_dict(base_ref, (*_seen, path)), data)
-
-
 def run_config_from_dict(data: dict[str, Any], where: str = "config") -> RunConfig:
     config = from_dict(RunConfig, data, where=where)
     config.validate()
@@ -211,5 +187,5 @@ def load_run_config(name_or_path: str | Path, overrides: list[str] | tuple[str, 
     try:
         return run_config_from_dict(data, where="config")
     except PixelwiseError as exc:
-        source = str(resolve_preset(name_or_path)) + (" with overrides" if overrides else "")
+        source = str(preset_path(name_or_path)) + (" with overrides" if overrides else "")
         raise PixelwiseError(f"{source}: {exc}") from exc

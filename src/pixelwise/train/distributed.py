@@ -1,7 +1,7 @@
 """Single-process and ``torchrun`` (DDP) plumbing: which device, which rank, and the few collectives the loop
 needs. One process per device; under ``torchrun`` the usual RANK / WORLD_SIZE / LOCAL_RANK variables are set.
 
-    torchrun --nproc_per_node=2 -m pixelwise train deblurgan-tiny --run-dir RUN   # gloo on CPU, NCCL on GPU
+    torchrun --nproc_per_node=2 -m pixelwise train deblurgan-bundled-tiny --run-dir RUN   # gloo on CPU, NCCL on GPU
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ in the checkpoint).
 
     from pixelwise.train.config import load_run_config
     from pixelwise.train.loop import train
-    summary = train(load_run_config("deblurgan-tiny", ["train.max_steps=4"]), "runs/demo", resume="auto")
+    summary = train(load_run_config("deblurgan-bundled-tiny", ["train.max_steps=4"]), "runs/demo", resume="auto")
 """
 
 from __future__ import annotations
