@@ -34,7 +34,7 @@ from torch import nn
 from pixelwise.errors import PixelwiseError
 from pixelwise.models.base import InputSpec
 from pixelwise.runtime import DTYPES, resolve_device, resolve_dtype
-from pixelwise.tiling import BLENDS, axis_weights, blend_ramp, crop_to, pad_to_multiple, tile_starts
+from pixelwise.tiling import BLENDS, axis_weights, blend_ramp, crop_to, pad_mode, pad_to_multiple, tile_starts
 
 DEFAULT_OVERLAP = 64
 _GLOB_CHARS = ("*", "?", "[")
@@ -174,14 +174,14 @@ def translate_image(model: nn.Module, image_or_labels: torch.Tensor, instance: t
         if not image_or_labels.is_floating_point():
             raise PixelwiseError(f"{source}: this model translates photos (float, [-1, 1]); got integer data")
         x, unbatched = _as_batch(image_or_labels, None, "photo", source)
-        padded, size = pad_to_multiple(x.float(), m, "reflect")
+        padded, size = pad_to_multiple(x.float(), m, pad_mode(spec.kind))
         data = {"photo": padded}
     else:
         if image_or_labels.is_floating_point():
             raise PixelwiseError(f"{source}: this model translates label maps (integer ids); got float data")
         label, unbatched = _as_batch(image_or_labels, 1, "label map", source)
         check_labels(label, spec, source)
-        padded, size = pad_to_multiple(label.long(), m, "replicate")
+        padded, size = pad_to_multiple(label.long(), m, pad_mode(spec.kind))
         data = {"label": padded}
         if spec.instance_edge:
             if instance is None:
@@ -192,7 +192,7 @@ def translate_image(model: nn.Module, image_or_labels: torch.Tensor, instance: t
                                      f"map's {tuple(label.shape)}")
             from pixelwise.ops import instance_edges
 
-            data["edge"] = instance_edges(pad_to_multiple(inst, m, "replicate")[0])
+            data["edge"] = instance_edges(pad_to_multiple(inst, m, pad_mode(spec.kind))[0])
     from pixelwise.limits import check_input_size, check_memory
 
     if tile is not None and tile < 1:
