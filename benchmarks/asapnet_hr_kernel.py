@@ -88,7 +88,7 @@ def bench_size(height: int, width: int, dtypes: list[str], device: torch.device,
             dtype = DTYPES[dtype_name]
             m = model.to(dtype)
             params = params32.to(dtype)
-            m.hr_kernel = None
+            m.set_execution(hr_kernel=None)
             out = m.apply_mlp_labels(ids, params)
             ms = timed(lambda m=m, params=params: m.apply_mlp_labels(ids, params), device, args.warmup, args.runs)
             rows.append({**base, "dtype": dtype_name, "backend": "torch", "knobs": {}, "median_ms": ms,

@@ -94,7 +94,7 @@ def test_fixture_from_integer_label_maps(case: str):
     with torch.no_grad():
         assert torch.equal(model.dense_input(tensors["label"], instance), tensors["input"])
         for block in (None, 64, 3 * model.config.downsampling**2):  # one block, pieces of rows, whole rows
-            model.hr_block_pixels = block
+            model.set_execution(hr_block_pixels=block)
             out = model.forward_labels(tensors["label"], instance)
             assert (out - tensors["output"]).abs().max() <= 1e-5
 
@@ -112,7 +112,7 @@ def test_fast_equals_reference_random_weights(name: str):
         assert torch.equal(model.forward_labels(label, instance), reference)
         model.hr_path = "fast"
         for block in (None, s * s, 4 * s * s, 6 * s * s):  # pieces of rows, whole rows, whole images
-            model.hr_block_pixels = block
+            model.set_execution(hr_block_pixels=block)
             fast, params = model.forward_with_params(x)
             assert torch.equal(params, ref_params)
             assert (fast - reference).abs().max() <= 1e-5
@@ -143,7 +143,7 @@ def test_gradients_equal_reference(labels: bool):
     def grads(path: str) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         model.zero_grad()
         model.hr_path = path
-        model.hr_block_pixels = 64 if path == "fast" else None  # several blocks: exercise the block writes
+        model.set_execution(hr_block_pixels=64 if path == "fast" else None)  # several blocks: exercise the block writes
         out = model.forward_labels(label, instance) if labels else model(x)
         (out * weight).sum().backward()
         return out.detach(), {k: p.grad.clone() for k, p in model.named_parameters()}
@@ -232,7 +232,7 @@ def test_channels_last_lowres_stream_is_the_same_function():
     label, instance = _labels(model, 1, 32, 32)
     with torch.no_grad():
         out = model.forward_labels(label, instance)
-        model.lowres_channels_last = True
+        model.set_execution(lowres_channels_last=True)
         model.to(memory_format=torch.channels_last)
         assert (model.forward_labels(label, instance) - out).abs().max() <= 1e-5
 
@@ -269,7 +269,7 @@ def test_kernel_backends():
     with pytest.raises(PixelwiseError, match="cannot run here"):
         install(model, "triton", "cpu")
     calls = []
-    model.hr_kernel = lambda *args, **kwargs: calls.append(1)  # inference only: never with gradients
+    model.set_execution(hr_kernel=lambda *args, **kwargs: calls.append(1))  # inference only: never with gradients
     label, instance = _labels(model, 1, 16, 16)
     model.forward_labels(label, instance)
     assert not calls
@@ -293,7 +293,7 @@ def test_per_cell_weights_reach_the_mlp_in_row_major_layout(monkeypatch):
     label, instance = _labels(model, 1, 16, 32)
     with torch.no_grad():
         model.forward_labels(label, instance)
-        model.hr_block_pixels = 64
+        model.set_execution(hr_block_pixels=64)
         model.forward_labels(label, instance)
     assert seen and all(seen)
 
@@ -318,7 +318,7 @@ def test_hr_neighbourhood_fast_equals_reference_with_gradients(k: int):
     def run(path: str) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         model.zero_grad()
         model.hr_path = path
-        model.hr_block_pixels = 64 if path == "fast" else None  # several blocks
+        model.set_execution(hr_block_pixels=64 if path == "fast" else None)  # several blocks
         out = model(x)
         (gx,) = torch.autograd.grad((out * weight).sum(), x, retain_graph=True)
         (out * weight).sum().backward()

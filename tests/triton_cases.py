@@ -77,7 +77,7 @@ def random_layout_cases(device: torch.device, full: bool) -> Iterator[tuple[str,
         grid = (2, 3) if full or s <= 16 else (1, 2)
         label, instance = (t.to(device) for t in _labels(cfg, 2 if s <= 16 else 1, grid[0] * s, grid[1] * s))
         x = model.dense_input(label, instance)
-        model.lowres_channels_last = True  # install("triton") sets it: the same low-res convolutions for both
+        model.set_execution(lowres_channels_last=True)  # as install("triton"): the same low-res convolutions for both
         with torch.no_grad():
             model.hr_path = "reference"
             reference = model(x)
@@ -114,7 +114,7 @@ def rgb_residual_case(device: torch.device, full: bool) -> Iterator[tuple[str, f
 
     model = _randomise(create_model("deblurgan-asap", **RGB), 1).to(device)
     x = (torch.rand(2, 3, 16, 24, generator=torch.Generator().manual_seed(1)) * 2 - 1).to(device)
-    model.lowres_channels_last = True
+    model.set_execution(lowres_channels_last=True)
     with torch.no_grad():
         model.hr_path = "reference"
         reference = model(x)
@@ -172,7 +172,7 @@ def half_cases(device: torch.device, full: bool) -> Iterator[tuple[str, float, f
     for dtype, name in ((torch.bfloat16, "bfloat16"), (torch.float16, "float16")):
         model = _randomise(create_model("asapnet", **{**TINY, **LAYOUTS["edge_lr_instance"]}), 0).to(device)
         label, instance = (t.to(device) for t in _labels(model.config, 2, 16, 24))
-        model.lowres_channels_last = True
+        model.set_execution(lowres_channels_last=True)
         with torch.no_grad():
             model.hr_path = "reference"
             reference = model(model.dense_input(label, instance))

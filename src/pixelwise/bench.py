@@ -262,7 +262,7 @@ def apply_execution(model: nn.Module, device: torch.device, hr_backend: str = "a
 
     if not isinstance(model, ASAPNetGenerator):
         return {}
-    reference = model.config.hr_path == "reference"
+    reference = model.hr_path == "reference"
     fields: dict[str, Any] = {"hr_backend": install(model, "torch" if reference else hr_backend, device)}
     fields.update(configure_lowres(model, device=device, **dict(lowres or {})))
     return fields

@@ -68,7 +68,7 @@ def prepare_model(model: nn.Module, device: str | torch.device | None = None, dt
     and ASAP-Net's low-res stream in channels_last. ``compile``: torch.compile the entry point used here.
     ``hr_path``: ASAP-Net's "fast" or "reference" high-res path (default: the model's)."""
     from pixelwise.kernels import install
-    from pixelwise.models.asapnet import ASAPNetGenerator
+    from pixelwise.models.asapnet import ASAPNetGenerator, set_execution
 
     target = resolve_device(device)
     model.to(device=target, dtype=resolve_dtype(dtype)).eval()
@@ -76,13 +76,11 @@ def prepare_model(model: nn.Module, device: str | torch.device | None = None, dt
     if hr_path is not None:
         if not asap:
             raise PixelwiseError(f"--hr-path applies to ASAP-Net models only, not {type(model).__name__}")
-        if hr_path not in ("fast", "reference"):
-            raise PixelwiseError(f"--hr-path {hr_path!r}: use fast or reference")
-        model.hr_path = hr_path
+        set_execution(model, hr_path=hr_path)
     if target.type == "cuda":
         torch.backends.cudnn.benchmark = True
         if asap:
-            model.lowres_channels_last = True
+            set_execution(model, lowres_channels_last=True)
             model.to(memory_format=torch.channels_last)
     if asap:
         install(model)
