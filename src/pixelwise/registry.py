@@ -81,8 +81,10 @@ def model_config(name: str, **overrides: Any) -> Any:
     return entry.config_cls(**values)
 
 
-def create_model(name: str, config: Any | None = None, **overrides: Any) -> nn.Module:
+def create_model(name: str, config: Any | None = None, *, init: str | None = None, **overrides: Any) -> nn.Module:
     """Build model ``name`` from ``config`` (a config dataclass) or from its defaults plus ``overrides``.
+    ``init``: a generator's weight-init scheme (:data:`pixelwise.models.layers.INIT_SCHEMES`; the model applies
+    it, then its config's own initialisations, once; None: the constructor's default, PyTorch's).
     Execution settings (the entry's, then those among ``overrides``, e.g. ``hr_path``) go to
     ``model.set_execution``."""
     entry = get_entry(name)
@@ -94,7 +96,7 @@ def create_model(name: str, config: Any | None = None, **overrides: Any) -> nn.M
     from pixelwise.models.checks import check_model_config
 
     check_model_config(name, config)
-    model = entry.constructor(config)
+    model = entry.constructor(config) if init is None else entry.constructor(config, init=init)
     model.registry_name = name  # instance attribute: which entry rebuilds it (save_pretrained records it)
     execution = {**entry.execution, **execution}
     if execution:

@@ -69,7 +69,7 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
     kernel; channels_last for the low-res stream), changed only through :meth:`set_execution`; ``hr_path``,
     ``hr_block_pixels``, ``hr_kernel`` and ``lowres_channels_last`` read it."""
 
-    def __init__(self, config: ASAPNetConfig | None = None) -> None:
+    def __init__(self, config: ASAPNetConfig | None = None, init: str = "pytorch") -> None:
         config = config or ASAPNetConfig()
         config.validate()
         super().__init__(config)
@@ -77,9 +77,13 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
         self.execution = ASAPNetExecution()
         # (device, dtype) -> (S, 2 log2 S) encoding table; plain attribute, never in the state_dict
         self._encoding_cache: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
-        if config.shared_mlp_init:
+        self.initialise_(init)
+
+    def special_init_(self) -> None:
+        """``shared_mlp_init`` then ``zero_init_output`` (it wins where both touch the last layer)."""
+        if self.config.shared_mlp_init:
             self.shared_mlp_init_()
-        if config.zero_init_output:
+        if self.config.zero_init_output:
             self.zero_init_output_()
 
     def shared_mlp_init_(self, cell_gain: float = 0.02, seed: int | None = None) -> None:

@@ -111,6 +111,18 @@ class PretrainedModel(nn.Module):
         self.config = config
         self.registry_name: str | None = None  # set by pixelwise.create_model
 
+    def initialise_(self, init: str = "pytorch") -> None:
+        """A fresh model's weights, each step once: the ``init`` scheme (:func:`pixelwise.models.layers.init_weights`;
+        ``pytorch`` keeps the layers' own defaults), then the config's own initialisations (:meth:`special_init_`).
+        Every generator's ``__init__(config, init=...)`` ends with it."""
+        from pixelwise.models.layers import init_weights
+
+        init_weights(self, init)
+        self.special_init_()
+
+    def special_init_(self) -> None:
+        """The initialisations the config asks for on top of the scheme (e.g. ``zero_init_output``); none here."""
+
     def save_pretrained(self, directory: str | Path, name: str | None = None, **card_info: Any) -> None:
         """``config.json`` + ``model.safetensors`` + the model card ``README.md`` (``card_info``: license, tags,
         datasets, metrics, summary; ``card=False`` writes none)."""

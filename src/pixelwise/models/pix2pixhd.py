@@ -115,10 +115,11 @@ class _SizeChecked(PretrainedModel):
 
 class GlobalGenerator(_SizeChecked):
 
-    def __init__(self, config: Pix2PixHDConfig | None = None) -> None:
+    def __init__(self, config: Pix2PixHDConfig | None = None, init: str = "pytorch") -> None:
         config = config or Pix2PixHDConfig()
         super().__init__(config)
         self.model = nn.Sequential(*_global_layers(config, config.ngf, with_output=True))
+        self.initialise_(init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)
@@ -131,7 +132,7 @@ class LocalEnhancer(_SizeChecked):
     ``model<n>_2`` decodes (Sec. 3.2, "Coarse-to-fine generator")."""
 
 
-    def __init__(self, config: Pix2PixHDConfig | None = None) -> None:
+    def __init__(self, config: Pix2PixHDConfig | None = None, init: str = "pytorch") -> None:
         config = config or Pix2PixHDConfig(netG="local", ngf=32)
         super().__init__(config)
         n_enh = config.n_local_enhancers
@@ -148,6 +149,7 @@ class LocalEnhancer(_SizeChecked):
                 up += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, config.output_nc, 7), nn.Tanh()]
             setattr(self, f"model{n}_1", nn.Sequential(*down))
             setattr(self, f"model{n}_2", nn.Sequential(*up))
+        self.initialise_(init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)
