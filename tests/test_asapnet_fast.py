@@ -254,7 +254,7 @@ def test_registry_names_select_the_path(tmp_path):
 def test_label_errors():
     model = _random("edge_lr_instance")
     label, instance = _labels(model, 1, 16, 16)
-    with pytest.raises(ValueError, match="contains id 9"):
+    with pytest.raises(ValueError, match="contains label id 9"):
         model.forward_labels(torch.full_like(label, 9), instance)
     with pytest.raises(ValueError, match="instance"):
         model.forward_labels(label)

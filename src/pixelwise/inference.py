@@ -111,18 +111,13 @@ def _as_batch(x: torch.Tensor, channels: int | None, what: str, source: str) -> 
 
 
 def check_labels(label: torch.Tensor, spec: InputSpec, source: str = "label map") -> None:
-    """Every id must have a one-hot channel (or be 255 with a dontcare channel), else a PixelwiseError."""
-    ids = label if not spec.dontcare else label[label != 255]
-    if ids.numel() == 0:
-        return
-    low, high = int(ids.min()), int(ids.max())
-    if low < 0 or high >= spec.label_channels:
-        bad = low if low < 0 else high
-        allowed = f"0..{spec.label_channels - 1}" + (" or 255 (dontcare)" if spec.dontcare else "")
-        raise PixelwiseError(
-            f"{source} contains label id {bad} but the model takes ids {allowed}; give the model's label ids "
-            f"(e.g. Cityscapes *_labelIds.png, not *_trainIds or *_color.png) or remap them"
-        )
+    """Every id must have a one-hot channel (or be 255 with a dontcare channel), else a PixelwiseError
+    (:func:`pixelwise.ops.check_label_range`)."""
+    from pixelwise.ops import check_label_range
+
+    check_label_range(label, spec.label_channels, source, "the model's label_nc", dontcare=spec.dontcare,
+                      allow_255=spec.dontcare, fix="give the model's label ids (e.g. Cityscapes *_labelIds.png, not "
+                                                   "*_trainIds or *_color.png) or remap them")
 
 
 class _Runner:

@@ -55,7 +55,7 @@ from pixelwise.models.asapnet_mlp import (
     tiles_to_image,
 )
 from pixelwise.models.base import PretrainedModel
-from pixelwise.ops import instance_edges, one_hot, reflect_pad
+from pixelwise.ops import check_label_range, instance_edges, one_hot, reflect_pad
 
 
 class ASAPNetGenerator(HighResStream, PretrainedModel):
@@ -235,13 +235,7 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
         if cfg.contain_dontcare_label:
             label = torch.where(label == 255, torch.full_like(label, cfg.label_nc), label)
         if not _tracing():
-            low, high = int(label.min()), int(label.max())
-            if low < 0 or high >= cfg.onehot_channels:
-                raise ValueError(
-                    f"label map contains id {high if high >= cfg.onehot_channels else low} but the model has "
-                    f"{cfg.onehot_channels} label channels (label_nc={cfg.label_nc}"
-                    f"{', dontcare 255' if cfg.contain_dontcare_label else ''})"
-                )
+            check_label_range(label, cfg.onehot_channels, dontcare=cfg.contain_dontcare_label)
         if not cfg.instance_edge:
             return label, None
         if edge is None:
