@@ -14,6 +14,8 @@ from pixelwise.study import config as study_config
 from pixelwise.study import html, plots
 from pixelwise.study import runner as study
 
+from .helpers import png_ok
+
 # The demo preset shrunk to a couple of optimisation steps per model: two epochs (so the per-epoch curves
 # have two points), 4 training images, 2 evaluation images, 32x64 label maps, 64x64 photos, a 32x64
 # "full-size" bench (default widths) so that every code path of the real demo runs.
@@ -38,14 +40,6 @@ def tiny_study(tmp_path_factory: pytest.TempPathFactory) -> study.StudyOutput:
     return study.run_study_preset("demo", out, TINY)
 
 
-def _png_ok(path: Path) -> bool:
-    from PIL import Image
-
-    with Image.open(path) as image:
-        image.load()
-        return path.stat().st_size > 1000 and min(image.size) > 50
-
-
 def test_study_writes_every_artifact(tiny_study: study.StudyOutput) -> None:
     out = tiny_study.out_dir
     for name in ("index.html", "table1.json", "table1.md", "table2.json", "table2.md", "results.json",
@@ -58,7 +52,7 @@ def test_study_writes_every_artifact(tiny_study: study.StudyOutput) -> None:
                                                                    "deblurgan-asap")}
     assert expected <= set(figures)
     for name in figures:
-        assert _png_ok(out / html.FIGURES_DIR / name), name
+        assert png_ok(out / html.FIGURES_DIR / name), name
     assert html.missing_links(out / "index.html") == []
     images, links = html.html_links(out / "index.html")
     assert len(images) >= len(expected) and "table1.json" in links and "table2.json" in links
