@@ -18,10 +18,10 @@ from pixelwise.models.asapnet import (
     tent_downsample_labels,
 )
 from pixelwise.models.io import from_pretrained
-from pixelwise.ops import one_hot
+from pixelwise.ops import one_hot, random_label_maps
 from pixelwise.registry import create_model
 
-from .conftest import load_fixture
+from .helpers import load_fixture, randomise_weights
 
 ASAP_CASES = ["asapnet_semantic", "asapnet_reflect", "asapnet_rgb"]
 TINY = dict(lr_width=8, lr_max_width=16, lr_depth=1, hr_width=8, hr_depth=3)
@@ -50,20 +50,15 @@ def _fixture_model(case: str) -> tuple[ASAPNetGenerator, dict[str, torch.Tensor]
 
 def _random(name: str, seed: int = 0) -> ASAPNetGenerator:
     torch.manual_seed(seed)
-    model = create_model("asapnet", **TINY, **CONFIGS[name]).eval()
-    for p in model.parameters():  # non-trivial norm affines and biases
-        p.data.normal_(0.0, 0.3 if p.dim() == 1 else 0.35 / math.sqrt(p[0].numel()))
-    return model
+    return randomise_weights(create_model("asapnet", **TINY, **CONFIGS[name]).eval())
 
 
 def _labels(model: ASAPNetGenerator, batch: int, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Blocky label and instance maps (regions, so instance edges are sparse as in real data)."""
     cfg = model.config
-    coarse = torch.randint(0, cfg.onehot_channels, (batch, 1, height // 4 + 1, width // 4 + 1))
-    label = coarse.repeat_interleave(4, 2).repeat_interleave(4, 3)[:, :, :height, :width].contiguous()
+    label, instance = random_label_maps(height, width, cfg.onehot_channels, batch, block=4)
     if cfg.contain_dontcare_label:
         label = torch.where(label == cfg.label_nc, torch.full_like(label, 255), label)
-    instance = label * 1000 + torch.randint(0, 2, label.shape) * (label > 1)
     return label, instance
 
 

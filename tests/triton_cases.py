@@ -17,6 +17,13 @@ from pathlib import Path
 
 import torch
 
+from pixelwise.ops import random_label_maps
+
+try:
+    from .helpers import randomise_weights
+except ImportError:  # run as a script: tests/ is sys.path[0]
+    from helpers import randomise_weights  # type: ignore[no-redef]
+
 # ../shared/fixtures beside the checkout; PIXELWISE_FIXTURES overrides (e.g. a copy carried to a GPU machine)
 FIXTURES = Path(os.environ.get("PIXELWISE_FIXTURES")
                 or Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "official")
@@ -41,18 +48,14 @@ INTERPRETER_BLOCK = 4096  # one program per cell up to S = 64: the interpreter's
 
 
 def _randomise(model: torch.nn.Module, seed: int) -> torch.nn.Module:
-    torch.manual_seed(seed)
-    for p in model.parameters():  # non-trivial norm affines and biases
-        p.data.normal_(0.0, 0.3 if p.dim() == 1 else 0.35 / math.sqrt(p[0].numel()))
-    return model.eval()
+    return randomise_weights(model, seed).eval()  # non-trivial norm affines and biases
 
 
 def _labels(cfg, batch: int, height: int, width: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    label = torch.randint(0, cfg.onehot_channels, (batch, 1, height, width), generator=g)
+    label, instance = random_label_maps(height, width, cfg.onehot_channels, batch, block=1,
+                                        generator=torch.Generator().manual_seed(seed))
     if cfg.contain_dontcare_label:
         label = torch.where(label == cfg.label_nc, torch.full_like(label, 255), label)
-    instance = label * 1000 + torch.randint(0, 2, label.shape, generator=g) * (label > 1)
     return label, instance
 
 

@@ -108,5 +108,24 @@ def reflect_pad(image: torch.Tensor, pad: int) -> torch.Tensor:
     return out
 
 
-__all__ = ["check_label_ids", "check_label_range", "instance_edges", "one_hot", "one_hot_labels", "reflect_pad",
-           "semantic_input"]
+def random_label_maps(height: int, width: int, num_labels: int, batch: int = 1, *, block: int = 8,
+                      things_from: int = 2, generator: torch.Generator | None = None
+                      ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random label and instance maps for benchmarks, export examples and tests: (batch, 1, H, W) int64 ids in
+    ``[0, num_labels)``, constant on ``block`` x ``block`` squares (regions with boundaries, as real label maps
+    have; ``block=1``: every pixel its own), and instance ids ``label * 1000 + k`` with a random object number
+    k in {0, 1} per square for the "thing" labels (``>= things_from``), so instance edges also run inside a
+    label's region. ``generator``: default seeded with 0 (the same maps every call)."""
+    generator = generator or torch.Generator().manual_seed(0)
+    grid = (batch, 1, -(-height // block), -(-width // block))
+
+    def blocks(values: torch.Tensor) -> torch.Tensor:
+        return values.repeat_interleave(block, 2).repeat_interleave(block, 3)[..., :height, :width].contiguous()
+
+    label = torch.randint(0, num_labels, grid, generator=generator)
+    objects = torch.randint(0, 2, grid, generator=generator) * (label >= things_from)
+    return blocks(label), blocks(label * 1000 + objects)
+
+
+__all__ = ["check_label_ids", "check_label_range", "instance_edges", "one_hot", "one_hot_labels", "random_label_maps",
+           "reflect_pad", "semantic_input"]

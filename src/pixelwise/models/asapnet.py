@@ -54,7 +54,7 @@ from pixelwise.models.asapnet_mlp import (
     split_mlp_params,
     tiles_to_image,
 )
-from pixelwise.models.base import PretrainedModel
+from pixelwise.models.base import InputKind, PretrainedModel
 from pixelwise.ops import check_label_range, instance_edges, one_hot, reflect_pad
 
 
@@ -225,7 +225,7 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
         ``contain_dontcare_label``, the instance edge map or None). ``edge`` (a precomputed edge map, e.g. of
         a larger image this is a crop of) takes precedence over ``instance``."""
         cfg = self.config
-        if cfg.input_mode != "semantic":
+        if cfg.input_kind is not InputKind.LABELS:
             raise ValueError("forward_labels needs a semantic ASAP-Net (input_mode='semantic'); use forward")
         if label.dim() == 3:
             label = label.unsqueeze(1)

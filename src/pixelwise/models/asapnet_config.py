@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
 from pixelwise.errors import PixelwiseError
-from pixelwise.models.base import InputSpec
+from pixelwise.models.base import InputKind, InputSpec
 
 HR_PATHS = ("fast", "reference")
 
@@ -31,7 +31,8 @@ class ASAPNetConfig:
     execution_keys: ClassVar[tuple[str, ...]] = ("hr_path",)
 
     # --- the paper's architecture (Shaham et al., CVPR 2021; the official options) -------------------------
-    input_mode: Literal["semantic", "rgb"] = "semantic"  # InputKind: label maps or photos (aliases labels/photo)
+    # label maps ("semantic", the official name; or "labels") or photos ("rgb"; or "photo"): :attr:`input_kind`
+    input_mode: Literal["semantic", "rgb", "labels", "photo"] = "semantic"
     label_nc: int = 35  # semantic: number of label ids (one-hot channels); rgb: image channels
     contain_dontcare_label: bool = False  # one extra one-hot channel for id 255 -> label_nc
     instance_edge: bool = True  # an instance-edge channel is appended as the last input channel
@@ -87,9 +88,14 @@ class ASAPNetConfig:
         return {f: getattr(self, f) for f in self.variant_fields if getattr(self, f) != getattr(paper, f)}
 
     @property
+    def input_kind(self) -> InputKind:
+        """:class:`InputKind` of ``input_mode`` (the one name for label maps vs photos)."""
+        return InputKind(self.input_mode)
+
+    @property
     def in_channels(self) -> int:
         """Channels of the dense input tensor that ``forward`` takes (and the low-res stream sees)."""
-        if self.input_mode == "rgb":
+        if self.input_kind is InputKind.PHOTO:
             return self.label_nc
         return self.label_nc + int(self.contain_dontcare_label) + int(self.instance_edge)
 
@@ -132,15 +138,15 @@ class ASAPNetConfig:
     # --- the model contract (pixelwise.models.base.InputSpec) ---------------------------------------------
     def input_spec(self) -> InputSpec:
         """What this generator takes: label ids (one-hot [+ dontcare] [+ edge], fast label path) or a photo."""
-        if self.input_mode == "rgb":
-            return InputSpec("photo", self.downsampling, channels=self.in_channels)
-        return InputSpec("labels", self.downsampling, self.onehot_channels, self.instance_edge,
+        if self.input_kind is InputKind.PHOTO:
+            return InputSpec(InputKind.PHOTO, self.downsampling, channels=self.in_channels)
+        return InputSpec(InputKind.LABELS, self.downsampling, self.onehot_channels, self.instance_edge,
                          self.contain_dontcare_label, label_fast_path=True, channels=self.in_channels)
 
     @classmethod
     def input_options(cls, spec: InputSpec) -> dict[str, Any]:
         """The options that make this generator take the input ``spec`` describes (what the data gives)."""
-        if spec.kind == "labels":
+        if spec.kind is InputKind.LABELS:
             options: dict[str, Any] = {"input_mode": "semantic", "label_nc": spec.label_channels - int(spec.dontcare),
                                        "contain_dontcare_label": spec.dontcare, "instance_edge": spec.instance_edge}
             if not spec.instance_edge:
@@ -166,13 +172,13 @@ class ASAPNetConfig:
             raise ValueError(
                 f"learned_ds_factor={self.learned_ds_factor} exceeds the total downsampling S={self.downsampling}"
             )
-        if self.global_residual and (self.input_mode != "rgb" or self.label_nc != self.output_nc):
+        if self.global_residual and (self.input_kind is not InputKind.PHOTO or self.label_nc != self.output_nc):
             raise ValueError("global_residual needs input_mode='rgb' with as many input as output channels")
         if self.hr_depth < 1:
             raise ValueError("hr_depth must be at least 1")
         if self.hr_neighbourhood < 1 or self.hr_neighbourhood % 2 == 0:
             raise ValueError(f"hr_neighbourhood={self.hr_neighbourhood} must be an odd number >= 1")
-        if self.hr_neighbourhood > 1 and self.input_mode != "rgb":
+        if self.hr_neighbourhood > 1 and self.input_kind is not InputKind.PHOTO:
             raise ValueError("hr_neighbourhood > 1 needs input_mode='rgb' (a label map feeds the MLP one id per pixel)")
         all_frequencies = int(math.log2(self.downsampling))
         if self.pe_frequencies is not None and not 0 <= self.pe_frequencies <= all_frequencies:
@@ -180,7 +186,7 @@ class ASAPNetConfig:
                              f"{all_frequencies} (or null for all)")
         if self.hr_label_smoothing < 1 or self.hr_label_smoothing % 2 == 0:
             raise ValueError(f"hr_label_smoothing={self.hr_label_smoothing} must be an odd number >= 1")
-        if self.hr_label_smoothing > 1 and self.input_mode != "semantic":
+        if self.hr_label_smoothing > 1 and self.input_kind is not InputKind.LABELS:
             raise ValueError("hr_label_smoothing > 1 needs input_mode='semantic' (it averages one-hot labels; "
                              "photos have hr_neighbourhood)")
         if not self.hr_dilations or any(int(d) < 1 for d in self.hr_dilations):
