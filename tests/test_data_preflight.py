@@ -1,4 +1,4 @@
-"""Issue 11.1: bad training data is found before the first step, all of it at once, in one report; a
+"""pixelwise.data.preflight: bad training data is found before the first step, all of it at once, in one report; a
 DataLoader worker's error stays one line."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Outputs honour the umask (issue 11.6) and I/O failures are one line with nothing half-written (11.5)."""
+"""pixelwise.fileio: outputs honour the umask and I/O failures are one line with nothing half-written."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 11.2: every loader of run / checkpoint dirs verifies the manifest; 11.3: config.json that does not
+"""pixelwise.models.manifest: every loader of run / checkpoint dirs verifies the manifest; config.json that does not
 fit its weights, and invalid configs, are one line naming the tensor, both shapes and the likely field."""
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
-"""Issue 11.8: inputs are checked before any output is written; the real problem is reported first; junk VGG
-files and crafted TorchScript archives are explained; export reports its parity check."""
+"""pixelwise.safety and the checks before work: inputs are checked before any output is written; the real
+problem is reported first; junk VGG files and crafted TorchScript archives are explained; export reports its
+parity check."""
 
 from __future__ import annotations
 

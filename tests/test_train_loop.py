@@ -33,7 +33,7 @@ def small(preset: str, *overrides: str) -> list[str]:
     return [*QUIET, *sizes, *overrides]
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.one_thread
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]  # trains models; conftest.one_thread
 
 
 def subprocess_env() -> dict[str, str]:
