@@ -90,8 +90,7 @@ class ResnetGenerator(PretrainedModel):
             self.body = NAFUNet(config.input_nc, config.output_nc, config.unet_width, config.unet_enc_blocks,
                                 config.unet_middle_blocks, config.unet_dec_blocks, config.unet_gate,
                                 config.unet_attention, config.unet_pyramid)
-            if config.zero_init_output:
-                self.body.zero_init_head_()
+            self.initialise_(init)
             return
         ngf, norm = config.ngf, config.norm
         bias = norm == "instance"  # the official code drops conv biases only before BatchNorm
