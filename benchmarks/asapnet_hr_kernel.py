@@ -65,12 +65,12 @@ def knob_sets(quick: bool) -> list[dict[str, int]]:
 
 def bench_size(height: int, width: int, dtypes: list[str], device: torch.device,
                args: argparse.Namespace) -> list[dict]:
-    from pixelwise.bench import label_maps
     from pixelwise.kernels.asapnet_hr_triton import TritonHRKernel
+    from pixelwise.ops import random_label_maps
 
     model = build(height, width, args.tiny, device)
     cfg = model.config
-    label, instance = (t.to(device) for t in label_maps(height, width, cfg.onehot_channels))
+    label, instance = (t.to(device) for t in random_label_maps(height, width, cfg.onehot_channels))
     rows: list[dict] = []
     with torch.inference_mode():
         ids, edge = model.prepare_labels(label, instance)
@@ -88,7 +88,7 @@ def bench_size(height: int, width: int, dtypes: list[str], device: torch.device,
             dtype = DTYPES[dtype_name]
             m = model.to(dtype)
             params = params32.to(dtype)
-            m.hr_kernel = None
+            m.set_execution(hr_kernel=None)
             out = m.apply_mlp_labels(ids, params)
             ms = timed(lambda m=m, params=params: m.apply_mlp_labels(ids, params), device, args.warmup, args.runs)
             rows.append({**base, "dtype": dtype_name, "backend": "torch", "knobs": {}, "median_ms": ms,

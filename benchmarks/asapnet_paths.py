@@ -24,6 +24,7 @@ from collections.abc import Callable
 import torch
 
 from pixelwise import official
+from pixelwise.ops import random_label_maps
 
 
 def time_runs(fns: dict[str, Callable[[], object]], warmup: int, repeats: int) -> dict[str, list[float]]:
@@ -42,12 +43,9 @@ def time_runs(fns: dict[str, Callable[[], object]], warmup: int, repeats: int) -
 
 
 def blocky_labels(height: int, width: int, label_nc: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Piecewise-constant label map (32 px blocks) and Cityscapes-style instance ids."""
-    g = torch.Generator().manual_seed(seed)
-    coarse = torch.randint(0, label_nc, (1, 1, height // 32 + 1, width // 32 + 1), generator=g)
-    label = coarse.repeat_interleave(32, 2).repeat_interleave(32, 3)[:, :, :height, :width].contiguous()
-    instance = label * 1000 + torch.randint(0, 3, label.shape, generator=g) * (label >= 24)
-    return label, instance
+    """Piecewise-constant label map (32 px blocks) and Cityscapes-style instance ids (things: ids >= 24)."""
+    return random_label_maps(height, width, label_nc, block=32, things_from=24,
+                             generator=torch.Generator().manual_seed(seed))
 
 
 def bench_size(height: int, width: int, warmup: int, repeats: int) -> str:

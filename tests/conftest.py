@@ -1,28 +1,14 @@
-"""Shared test helpers. Golden fixtures are read from ../shared/fixtures/official (never copied here)."""
+"""pytest fixtures shared by the tests (plain helper functions: tests/helpers.py)."""
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "official"
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))  # tools outside the package
-FAMILY = {"asap": "asapnet", "p2phd": "pix2pixhd", "dg": "deblurgan"}
-
-
-def fixture_cases() -> list[str]:
-    return sorted(p.stem for p in FIXTURES.glob("*.safetensors"))
-
-
-def load_fixture(case: str) -> tuple[dict, dict[str, torch.Tensor]]:
-    from safetensors.torch import load_file
-
-    meta = json.loads((FIXTURES / f"{case}.json").read_text())
-    return meta, load_file(str(FIXTURES / f"{case}.safetensors"))
 
 
 @pytest.fixture(autouse=True)

@@ -206,7 +206,7 @@ def test_cli_app_answers_in_one_line(capsys: pytest.CaptureFixture[str]) -> None
     from pixelwise.cli import main, parse_args
 
     args = parse_args(["app", "--model", "a", "--model", "b", "--port", "7999", "--size", "64x128"])
-    assert args.model == ["a", "b"] and args.port == 7999 and args.host == "127.0.0.1" and args.device == "cpu"
+    assert args.model == ["a", "b"] and args.port == 7999 and args.host == "127.0.0.1" and args.device == "auto"
     assert main(["app", "--model", "no-such-thing", "--port", "7999"]) == 2
     err = capsys.readouterr().err.strip()
     if importlib.util.find_spec("gradio") is None:

@@ -12,17 +12,16 @@ from pixelwise.models.asapnet import ASAPNetGenerator, positional_encoding, spli
 from pixelwise.models.io import from_pretrained
 from pixelwise.registry import create_model
 
+from .helpers import randomise_weights
+
 TINY = dict(label_nc=5, instance_edge=False, lr_instance=False, downsampling=4, learned_ds_factor=2, lr_width=8,
             lr_max_width=16, lr_depth=1, hr_width=8, hr_depth=3)
 
 
 def _model(seed: int = 0, **options) -> ASAPNetGenerator:
     torch.manual_seed(seed)
-    model = create_model("asapnet", **{**TINY, **options})
-    with torch.no_grad():  # weights large enough that every cell's MLP differs (the official init is ~0)
-        for p in model.parameters():
-            p.normal_(0.0, 0.3)
-    return model
+    # weights large enough that every cell's MLP differs (the official init is ~0)
+    return randomise_weights(create_model("asapnet", **{**TINY, **options}), std=0.3)
 
 
 def _naive_blend(model: ASAPNetGenerator, pixels: torch.Tensor, params: torch.Tensor) -> torch.Tensor:

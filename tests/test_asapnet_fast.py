@@ -18,10 +18,10 @@ from pixelwise.models.asapnet import (
     tent_downsample_labels,
 )
 from pixelwise.models.io import from_pretrained
-from pixelwise.ops import one_hot
+from pixelwise.ops import one_hot, random_label_maps
 from pixelwise.registry import create_model
 
-from .conftest import load_fixture
+from .helpers import load_fixture, randomise_weights
 
 ASAP_CASES = ["asapnet_semantic", "asapnet_reflect", "asapnet_rgb"]
 TINY = dict(lr_width=8, lr_max_width=16, lr_depth=1, hr_width=8, hr_depth=3)
@@ -50,20 +50,15 @@ def _fixture_model(case: str) -> tuple[ASAPNetGenerator, dict[str, torch.Tensor]
 
 def _random(name: str, seed: int = 0) -> ASAPNetGenerator:
     torch.manual_seed(seed)
-    model = create_model("asapnet", **TINY, **CONFIGS[name]).eval()
-    for p in model.parameters():  # non-trivial norm affines and biases
-        p.data.normal_(0.0, 0.3 if p.dim() == 1 else 0.35 / math.sqrt(p[0].numel()))
-    return model
+    return randomise_weights(create_model("asapnet", **TINY, **CONFIGS[name]).eval())
 
 
 def _labels(model: ASAPNetGenerator, batch: int, height: int, width: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Blocky label and instance maps (regions, so instance edges are sparse as in real data)."""
     cfg = model.config
-    coarse = torch.randint(0, cfg.onehot_channels, (batch, 1, height // 4 + 1, width // 4 + 1))
-    label = coarse.repeat_interleave(4, 2).repeat_interleave(4, 3)[:, :, :height, :width].contiguous()
+    label, instance = random_label_maps(height, width, cfg.onehot_channels, batch, block=4)
     if cfg.contain_dontcare_label:
         label = torch.where(label == cfg.label_nc, torch.full_like(label, 255), label)
-    instance = label * 1000 + torch.randint(0, 2, label.shape) * (label > 1)
     return label, instance
 
 
@@ -94,7 +89,7 @@ def test_fixture_from_integer_label_maps(case: str):
     with torch.no_grad():
         assert torch.equal(model.dense_input(tensors["label"], instance), tensors["input"])
         for block in (None, 64, 3 * model.config.downsampling**2):  # one block, pieces of rows, whole rows
-            model.hr_block_pixels = block
+            model.set_execution(hr_block_pixels=block)
             out = model.forward_labels(tensors["label"], instance)
             assert (out - tensors["output"]).abs().max() <= 1e-5
 
@@ -112,7 +107,7 @@ def test_fast_equals_reference_random_weights(name: str):
         assert torch.equal(model.forward_labels(label, instance), reference)
         model.hr_path = "fast"
         for block in (None, s * s, 4 * s * s, 6 * s * s):  # pieces of rows, whole rows, whole images
-            model.hr_block_pixels = block
+            model.set_execution(hr_block_pixels=block)
             fast, params = model.forward_with_params(x)
             assert torch.equal(params, ref_params)
             assert (fast - reference).abs().max() <= 1e-5
@@ -143,7 +138,7 @@ def test_gradients_equal_reference(labels: bool):
     def grads(path: str) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         model.zero_grad()
         model.hr_path = path
-        model.hr_block_pixels = 64 if path == "fast" else None  # several blocks: exercise the block writes
+        model.set_execution(hr_block_pixels=64 if path == "fast" else None)  # several blocks: exercise the block writes
         out = model.forward_labels(label, instance) if labels else model(x)
         (out * weight).sum().backward()
         return out.detach(), {k: p.grad.clone() for k, p in model.named_parameters()}
@@ -232,7 +227,7 @@ def test_channels_last_lowres_stream_is_the_same_function():
     label, instance = _labels(model, 1, 32, 32)
     with torch.no_grad():
         out = model.forward_labels(label, instance)
-        model.lowres_channels_last = True
+        model.set_execution(lowres_channels_last=True)
         model.to(memory_format=torch.channels_last)
         assert (model.forward_labels(label, instance) - out).abs().max() <= 1e-5
 
@@ -254,7 +249,7 @@ def test_registry_names_select_the_path(tmp_path):
 def test_label_errors():
     model = _random("edge_lr_instance")
     label, instance = _labels(model, 1, 16, 16)
-    with pytest.raises(ValueError, match="contains id 9"):
+    with pytest.raises(ValueError, match="contains label id 9"):
         model.forward_labels(torch.full_like(label, 9), instance)
     with pytest.raises(ValueError, match="instance"):
         model.forward_labels(label)
@@ -269,7 +264,7 @@ def test_kernel_backends():
     with pytest.raises(PixelwiseError, match="cannot run here"):
         install(model, "triton", "cpu")
     calls = []
-    model.hr_kernel = lambda *args, **kwargs: calls.append(1)  # inference only: never with gradients
+    model.set_execution(hr_kernel=lambda *args, **kwargs: calls.append(1))  # inference only: never with gradients
     label, instance = _labels(model, 1, 16, 16)
     model.forward_labels(label, instance)
     assert not calls
@@ -293,7 +288,7 @@ def test_per_cell_weights_reach_the_mlp_in_row_major_layout(monkeypatch):
     label, instance = _labels(model, 1, 16, 32)
     with torch.no_grad():
         model.forward_labels(label, instance)
-        model.hr_block_pixels = 64
+        model.set_execution(hr_block_pixels=64)
         model.forward_labels(label, instance)
     assert seen and all(seen)
 
@@ -318,7 +313,7 @@ def test_hr_neighbourhood_fast_equals_reference_with_gradients(k: int):
     def run(path: str) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         model.zero_grad()
         model.hr_path = path
-        model.hr_block_pixels = 64 if path == "fast" else None  # several blocks
+        model.set_execution(hr_block_pixels=64 if path == "fast" else None)  # several blocks
         out = model(x)
         (gx,) = torch.autograd.grad((out * weight).sum(), x, retain_graph=True)
         (out * weight).sum().backward()

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from pixelwise.errors import PixelwiseError
 from pixelwise.models.asapnet import ASAPNetGenerator, positional_encoding, positional_encoding_1d
 from pixelwise.models.io import from_pretrained
+from pixelwise.ops import random_label_maps
 from pixelwise.registry import create_model
 
 from .test_asapnet_cell_blend import TINY as BLEND_TINY
@@ -24,15 +25,12 @@ def _model(seed: int = 0, **options) -> ASAPNetGenerator:
 
 
 def _labels(h: int, w: int, classes: int = 5, seed: int = 0) -> torch.Tensor:
-    g = torch.Generator().manual_seed(seed)
-    return torch.randint(0, classes, (2, 1, h, w), generator=g)
+    return random_label_maps(h, w, classes, 2, block=1, generator=torch.Generator().manual_seed(seed))[0]
 
 
 def _blocky_labels(h: int, w: int) -> torch.Tensor:
     """Labels constant over 8x8 blocks (so that windows inside a block see one label)."""
-    g = torch.Generator().manual_seed(1)
-    blocks = torch.randint(0, 5, (1, 1, h // 8, w // 8), generator=g)
-    return blocks.repeat_interleave(8, 2).repeat_interleave(8, 3)
+    return random_label_maps(h, w, 5, block=8, generator=torch.Generator().manual_seed(1))[0]
 
 
 # --- pe_frequencies ------------------------------------------------------------------------------------------

@@ -88,7 +88,7 @@ def test_default_sizes_depend_on_the_input_kind(monkeypatch):
     monkeypatch.setattr(bench, "DEBLUR_SIZES", ((24, 40),))
     records = bench.run_benchmark(["pix2pixhd", "deblurgan"], runs=1, warmup=0, tiny=True)
     assert [(r["model"], r["height"], r["width"], r["input_kind"]) for r in records] == [
-        ("pix2pixhd", 32, 64, "semantic"), ("deblurgan", 24, 40, "rgb")]
+        ("pix2pixhd", 32, 64, "labels"), ("deblurgan", 24, 40, "photo")]
 
 
 def test_default_models_include_the_reference_path_only_when_registered(monkeypatch):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+
 import pytest
 
 from pixelwise.cli import COMMANDS, build_parser, main, parse_args
@@ -40,3 +42,30 @@ def test_models_command_lists_registry(capsys):
     assert "\n  asapnet " in capsys.readouterr().out  # sections: tests/test_model_table.py
     assert main(["models", "--names"]) == 0
     assert "asapnet\npix2pixhd\n" in capsys.readouterr().out
+
+
+def test_runtime_flags_are_one_definition_with_one_set_of_defaults():
+    base = {"infer": ["m", "x.png", "-o", "out"], "deblur": ["x.png", "-o", "out"], "eval": ["m", "--out", "o"],
+            "bench": [], "app": []}
+    for command, rest in base.items():
+        args = parse_args([command, *rest])
+        assert (args.device, args.threads) == ("auto", None), command
+        if command in ("infer", "deblur", "bench"):
+            assert args.dtype == "float32", command
+            assert parse_args([command, *rest, "--dtype", "bf16"]).dtype == "bfloat16"  # the TrainConfig spelling
+        assert parse_args([command, *rest, "--threads", "3"]).threads == 3
+    with pytest.raises(SystemExit):
+        parse_args(["infer", *base["infer"], "--threads", "0"])
+
+
+def test_threads_flag_sets_torchs_threads(monkeypatch):
+    import torch
+
+    from pixelwise.commands import runtime_args
+
+    calls = []
+    monkeypatch.setattr(torch, "set_num_threads", calls.append)
+    runtime_args.apply_runtime_args(argparse.Namespace(threads=3))
+    runtime_args.apply_runtime_args(argparse.Namespace(threads=None))
+    runtime_args.apply_runtime_args(argparse.Namespace())
+    assert calls == [3]

@@ -24,7 +24,7 @@ def test_from_dict_and_round_trip() -> None:
 
 def test_defaults_and_tasks() -> None:
     default = DataConfig()
-    assert default.format == "bundled-blur" and default.resolved_task == "rgb"
+    assert default.format == "bundled-blur" and default.resolved_task == "photo"
     assert default.resolved_eval_split == "test" and input_channels(default) == 3
     labels = DataConfig(format="paired", task="labels", label_nc=10, contain_dontcare_label=True)
     assert labels.resolved_task == "labels" and input_channels(labels) == 10 + 1 + 1
@@ -61,3 +61,29 @@ def test_colorize_labels() -> None:
     other = colorize_labels(torch.arange(6).view(1, 2, 3), DataConfig(format="bundled-labels", label_nc=6))
     colors = {tuple(c) for c in other.flatten(1).T.tolist()}
     assert other.shape == (3, 2, 3) and len(colors) == 6  # distinct colours per class
+
+
+def test_one_input_kind_with_the_older_spellings_as_aliases(tmp_path) -> None:
+    import json
+
+    import pixelwise
+    from pixelwise.models.asapnet import ASAPNetConfig
+    from pixelwise.models.base import InputKind, InputSpec
+    from pixelwise.models.pix2pixhd import Pix2PixHDConfig
+
+    assert InputKind("semantic") is InputKind("labels") is InputKind.LABELS
+    assert InputKind("rgb") is InputKind("photo") is InputKind.PHOTO
+    with pytest.raises(ValueError):
+        InputKind("dense")
+    assert InputSpec("photo", 4).kind is InputKind.PHOTO  # names coerce to the enum
+    for task, kind in (("labels", InputKind.LABELS), ("photo", InputKind.PHOTO), ("rgb", InputKind.PHOTO)):
+        assert from_dict(DataConfig, {"format": "paired", "task": task}).resolved_task is kind
+    rgb = dict(label_nc=3, instance_edge=False, lr_instance=False, downsampling=4, learned_ds_factor=4)
+    for mode in ("rgb", "photo"):
+        assert ASAPNetConfig(input_mode=mode, **rgb).input_spec().kind is InputKind.PHOTO
+        assert Pix2PixHDConfig(input_mode=mode, input_nc=3).input_spec().kind is InputKind.PHOTO
+    for mode in ("semantic", "labels"):
+        assert ASAPNetConfig(input_mode=mode).input_spec().kind is InputKind.LABELS
+    shipped = pixelwise.from_pretrained("pixelwise/deblurgan-asap-small")  # its config.json says "rgb"
+    assert shipped.config.input_kind is InputKind.PHOTO
+    assert json.loads(json.dumps(to_dict({"kind": InputKind.LABELS}))) == {"kind": "labels"}

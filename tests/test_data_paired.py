@@ -12,11 +12,13 @@ from PIL import Image
 from pixelwise.data import DataConfig, build_dataset, input_channels, network_input
 from pixelwise.errors import PixelwiseError
 
+from .helpers import random_photo
+
 H, W = 12, 20
 
 
 def _photo(seed: int, h: int = H, w: int = W) -> np.ndarray:
-    return np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    return random_photo(h, w, seed)
 
 
 def _as_tensor(array: np.ndarray) -> torch.Tensor:

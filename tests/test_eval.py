@@ -188,3 +188,21 @@ def test_cli_eval_model_dir_and_run_dir(tmp_path, capsys):
 
     assert main(["eval", str(tmp_path / "missing"), "--out", str(out)]) == 2
     assert "is not a directory" in capsys.readouterr().err
+
+
+def test_evaluation_scores_the_images_infer_gives(tmp_path):
+    """Odd sizes are padded as `pixelwise infer` pads them (photos reflect): the PSNR evaluation reports is the
+    PSNR of what translate() returns for the same photo."""
+    from pixelwise.inference import translate_image
+    from pixelwise.metrics.image import psnr, quantize
+
+    data = _Noisy([0.1, 0.3])
+    deblur = create_model("deblurgan", ngf=4, n_blocks=1).eval()  # needs multiples of 4; images are 30x30
+    result = evaluation.evaluate_model(deblur, data, DataConfig(format="paired", root=str(tmp_path)), "cpu",
+                                       batch_size=2, fid=False, kid=False, grid_count=0)
+    for i, row in enumerate(result["per_image"]):
+        sample = data[i]
+        with torch.inference_mode():
+            out = translate_image(deblur, sample["input"])
+        expected = psnr(quantize(out[None]), quantize(sample["target"][None]))[0]
+        assert row["psnr"] == pytest.approx(float(expected), abs=1e-6)

@@ -23,6 +23,7 @@ from pixelwise.inference import (
     translate_files,
     translate_image,
 )
+from pixelwise.ops import random_label_maps
 from pixelwise.registry import create_model
 
 ASAP_TINY = dict(label_nc=6, downsampling=8, learned_ds_factor=4, lr_width=8, lr_max_width=16, lr_depth=1,
@@ -47,10 +48,8 @@ class Constant(Identity):
 
 
 def _labels(h: int, w: int, n: int = 6, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    coarse = torch.randint(0, n, (h // 5 + 1, w // 5 + 1), generator=g)
-    label = coarse.repeat_interleave(5, 0).repeat_interleave(5, 1)[:h, :w].contiguous()
-    return label, label * 1000 + (torch.arange(w) >= w // 2).long() * (label >= 3)
+    label, instance = random_label_maps(h, w, n, block=5, things_from=3, generator=torch.Generator().manual_seed(seed))
+    return label[0, 0], instance[0, 0]
 
 
 # --- padding and tiling primitives ------------------------------------------------------------------------

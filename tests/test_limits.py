@@ -1,4 +1,4 @@
-"""Issue 11.4: tiny inputs get the model's minimum size in one line; a forward that would not fit in memory is
+"""pixelwise.limits: tiny inputs get the model's minimum size in one line; a forward that would not fit in memory is
 refused before it starts, with a ``--tile N`` that does fit."""
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from pixelwise.cli import main
 from pixelwise.errors import PixelwiseError
 from pixelwise.models.io import from_pretrained, load_generator
 
-from .conftest import load_fixture
+from .helpers import load_fixture
 
 TINY = {
     "asapnet": dict(label_nc=5, downsampling=8, learned_ds_factor=4, lr_width=4, lr_max_width=8, lr_depth=1,

@@ -10,7 +10,7 @@ import torch
 from pixelwise import official
 from pixelwise.errors import PixelwiseError
 
-from .conftest import FAMILY, FIXTURES, fixture_cases, load_fixture
+from .helpers import FAMILY, FIXTURES, fixture_cases, load_fixture
 
 CASES = fixture_cases()
 

@@ -62,3 +62,40 @@ def test_ops_export_to_onnx_with_symbolic_size(tmp_path):
     got = ort.InferenceSession(str(tmp_path / "ops.onnx")).run(None, {"label": other.numpy(),
                                                                        "instance": (other * 3).numpy()})[0]
     assert torch.equal(torch.from_numpy(got), semantic_input(other, 4, other * 3))
+
+
+def test_label_range_accepts_arrays_dontcare_and_names_the_fix():
+    import numpy as np
+
+    from pixelwise.ops import check_label_range
+
+    check_label_range(np.array([[0, 4]], dtype=np.uint8), 5)
+    check_label_range(torch.tensor([0, 255]), 5, dontcare=True, allow_255=True)  # raw dontcare id passes
+    check_label_range(torch.empty(0, dtype=torch.long), 1)
+    with pytest.raises(PixelwiseError, match=r"label id 255 but data.label_nc=5 allows ids 0..4; set "
+                                             r"data.contain_dontcare_label=true"):
+        check_label_range(np.array([255]), 5, "label map a.png", "data.label_nc")
+    with pytest.raises(PixelwiseError, match=r"label id -1 .* ids must be >= 0"):
+        check_label_range(torch.tensor([-1, 2]), 5)
+
+
+def test_every_label_id_check_is_the_one_in_ops():
+    """Data loading, inference, ASAP-Net's label path and the label-colour baseline all raise the same
+    PixelwiseError (a ValueError) worded by ops.check_label_range."""
+    import numpy as np
+
+    from pixelwise.data.validate import check_label_ids as check_file
+    from pixelwise.inference import check_labels, input_spec
+    from pixelwise.metrics.baselines import mean_label_colours
+    from pixelwise.registry import create_model
+
+    model = create_model("asapnet", label_nc=4, instance_edge=False, lr_instance=False, downsampling=4,
+                         learned_ds_factor=4, lr_width=4, lr_max_width=8, lr_depth=1, hr_width=4, hr_depth=2)
+    label = torch.full((1, 1, 4, 4), 7)
+    checks = [lambda: check_file(label[0, 0].numpy().astype(np.uint8), 4, False, "x.png"),
+              lambda: check_labels(label, input_spec(model)),
+              lambda: model.forward_labels(label),
+              lambda: mean_label_colours([{"label": label[0], "target": torch.zeros(3, 4, 4)}], 4)]
+    for check in checks:
+        with pytest.raises(PixelwiseError, match=r"contains label id 7 but .*label_nc=4 allows ids 0..3"):
+            check()

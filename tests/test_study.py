@@ -14,6 +14,8 @@ from pixelwise.study import config as study_config
 from pixelwise.study import html, plots
 from pixelwise.study import runner as study
 
+from .helpers import png_ok
+
 # The demo preset shrunk to a couple of optimisation steps per model: two epochs (so the per-epoch curves
 # have two points), 4 training images, 2 evaluation images, 32x64 label maps, 64x64 photos, a 32x64
 # "full-size" bench (default widths) so that every code path of the real demo runs.
@@ -38,14 +40,7 @@ def tiny_study(tmp_path_factory: pytest.TempPathFactory) -> study.StudyOutput:
     return study.run_study_preset("demo", out, TINY)
 
 
-def _png_ok(path: Path) -> bool:
-    from PIL import Image
-
-    with Image.open(path) as image:
-        image.load()
-        return path.stat().st_size > 1000 and min(image.size) > 50
-
-
+@pytest.mark.slow  # trains the tiny study
 def test_study_writes_every_artifact(tiny_study: study.StudyOutput) -> None:
     out = tiny_study.out_dir
     for name in ("index.html", "table1.json", "table1.md", "table2.json", "table2.md", "results.json",
@@ -58,7 +53,7 @@ def test_study_writes_every_artifact(tiny_study: study.StudyOutput) -> None:
                                                                    "deblurgan-asap")}
     assert expected <= set(figures)
     for name in figures:
-        assert _png_ok(out / html.FIGURES_DIR / name), name
+        assert png_ok(out / html.FIGURES_DIR / name), name
     assert html.missing_links(out / "index.html") == []
     images, links = html.html_links(out / "index.html")
     assert len(images) >= len(expected) and "table1.json" in links and "table2.json" in links
@@ -66,6 +61,7 @@ def test_study_writes_every_artifact(tiny_study: study.StudyOutput) -> None:
         assert (out / "runs" / key / "metrics.jsonl").is_file()
 
 
+@pytest.mark.slow  # trains the tiny study
 def test_table1_fields(tiny_study: study.StudyOutput) -> None:
     table = json.loads((tiny_study.out_dir / "table1.json").read_text())
     assert table["name"] == "table1" and table["task"] == "labels"
@@ -92,6 +88,7 @@ def test_table1_fields(tiny_study: study.StudyOutput) -> None:
     assert any("tiny models" in note for note in table["notes"])
 
 
+@pytest.mark.slow  # trains the tiny study
 def test_table2_fields(tiny_study: study.StudyOutput) -> None:
     table = json.loads((tiny_study.out_dir / "table2.json").read_text())
     assert table["strengths"] == [0.5, 1.0]
@@ -109,6 +106,7 @@ def test_table2_fields(tiny_study: study.StudyOutput) -> None:
     assert baseline["runtime_ms"] is None and table["rows"][1]["runtime_ms"] > 0
 
 
+@pytest.mark.slow  # trains the tiny study
 def test_results_per_epoch(tiny_study: study.StudyOutput) -> None:
     results = json.loads((tiny_study.out_dir / "results.json").read_text())
     assert results["demo"] is True and results["device"].startswith("CPU")
@@ -126,6 +124,7 @@ def test_results_per_epoch(tiny_study: study.StudyOutput) -> None:
     assert plots.loss_series(lines)  # and the loss curves have data
 
 
+@pytest.mark.slow  # trains the tiny study
 def test_report_rerenders_from_results(tiny_study: study.StudyOutput) -> None:
     output = study.rerender_report(tiny_study.out_dir)
     assert output.table1 == tiny_study.table1 and html.missing_links(output.index) == []
@@ -134,17 +133,20 @@ def test_report_rerenders_from_results(tiny_study: study.StudyOutput) -> None:
 
 
 @pytest.mark.skipif(browser_check.find_chromium() is None, reason="headless Chromium not installed (Debian `chromium`)")
+@pytest.mark.slow  # trains the tiny study
 def test_study_report_in_real_browser(tiny_study: study.StudyOutput, tmp_path: Path) -> None:
     check = browser_check.check_in_browser(tiny_study.index, screenshot=tmp_path / "report.png")
     assert check.broken_images == [] and check.total_images >= 10 and check.tables == 2
     assert check.screenshot is not None and not browser_check.screenshot_is_blank(check.screenshot)
 
 
+@pytest.mark.slow  # trains the tiny study
 def test_study_refuses_to_overwrite_runs(tiny_study: study.StudyOutput) -> None:
     with pytest.raises(PixelwiseError, match="already holds training runs"):
         study.run_study_preset("demo", tiny_study.out_dir, TINY)
 
 
+@pytest.mark.slow  # trains a one-epoch study
 def test_fid_unavailable_is_reported_not_fatal(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PIXELWISE_INCEPTION_WEIGHTS", str(tmp_path / "no-such-weights.pth"))
     from pixelwise.metrics import inception

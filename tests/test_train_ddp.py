@@ -7,6 +7,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import torch
 from safetensors.torch import load_file
 
@@ -31,6 +32,7 @@ RANK_SCRIPT = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow
 def test_two_gloo_processes_stay_identical(tmp_path):
     """deblurgan-asap-tiny: a conditional spectral-norm discriminator (buffers updated in place, several
     forwards per backward) and the WGAN-GP double backward, the hardest case for DDP."""

@@ -33,7 +33,7 @@ def small(preset: str, *overrides: str) -> list[str]:
     return [*QUIET, *sizes, *overrides]
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.one_thread
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]  # trains models; conftest.one_thread
 
 
 def subprocess_env() -> dict[str, str]:
@@ -265,13 +265,16 @@ def test_too_little_data_is_a_clear_error(tmp_path):
         train(config, tmp_path / "run")
 
 
-@pytest.mark.parametrize("flags", [["train.precision=bf16", "train.channels_last=true"], ["train.precision=fp16"]])
+@pytest.mark.parametrize("flags", [["train.precision=bfloat16", "train.channels_last=true"],
+                                   ["train.precision=fp16"]])  # the older spelling: an alias
 def test_mixed_precision_and_channels_last_on_cpu(flags, tmp_path):
     preset = "deblurgan-asap-tiny"  # gradient penalty under autocast (fp16: through the gradient scaler)
     summary = train(load_run_config(preset, small(preset, "train.max_steps=2", *flags)), tmp_path / "run")
     assert summary.step == 2 and all(torch.isfinite(torch.tensor(v)) for v in summary.losses.values())
     state = torch.load(summary.checkpoint / checkpoint.TRAINING_STATE, weights_only=True)
     assert bool(state["scaler_g"]) == ("train.precision=fp16" in flags)
+    saved = load_run_config(tmp_path / "run" / "config.yaml").train.precision  # written in the one spelling
+    assert saved == ("float16" if "train.precision=fp16" in flags else "bfloat16")
 
 
 def test_local_enhancer_starts_from_a_trained_global_generator(tmp_path):

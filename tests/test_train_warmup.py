@@ -112,6 +112,7 @@ def test_resize_conv_upsampling_has_no_transposed_convs() -> None:
         ResnetGenerator(DeblurGANConfig(upsampling="bilinear"))  # type: ignore[arg-type]
 
 
+@pytest.mark.slow
 def test_run_without_adversary_neither_runs_nor_updates_the_discriminator(tmp_path) -> None:
     from pixelwise.train.loop import train
 

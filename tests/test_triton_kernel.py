@@ -105,7 +105,7 @@ def test_hook_runs_only_for_inference_and_never_under_tracing():
         calls.append(sorted(k for k, v in inputs.items() if v is not None))
         return reference[:, :, :, :]
 
-    model.hr_kernel = spy
+    model.set_execution(hr_kernel=spy)
     model(x).sum().backward()  # training: gradients flow through the torch path
     assert not calls
     with torch.no_grad():
@@ -147,7 +147,7 @@ def test_cuda_full_width_float32_is_ieee():
     model = model.cuda()
     label, instance = (t.cuda() for t in _labels(model.config, 1, 64, 128))
     assert not torch.backends.cuda.matmul.allow_tf32
-    model.lowres_channels_last = True  # as install("triton") sets it: the same low-res convolutions for both
+    model.set_execution(lowres_channels_last=True)  # as install("triton"): the same low-res convolutions for both
     with torch.no_grad():
         model.hr_path = "reference"
         reference = model(model.dense_input(label, instance))

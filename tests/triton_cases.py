@@ -17,6 +17,13 @@ from pathlib import Path
 
 import torch
 
+from pixelwise.ops import random_label_maps
+
+try:
+    from .helpers import randomise_weights
+except ImportError:  # run as a script: tests/ is sys.path[0]
+    from helpers import randomise_weights  # type: ignore[no-redef]
+
 # ../shared/fixtures beside the checkout; PIXELWISE_FIXTURES overrides (e.g. a copy carried to a GPU machine)
 FIXTURES = Path(os.environ.get("PIXELWISE_FIXTURES")
                 or Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "official")
@@ -41,18 +48,14 @@ INTERPRETER_BLOCK = 4096  # one program per cell up to S = 64: the interpreter's
 
 
 def _randomise(model: torch.nn.Module, seed: int) -> torch.nn.Module:
-    torch.manual_seed(seed)
-    for p in model.parameters():  # non-trivial norm affines and biases
-        p.data.normal_(0.0, 0.3 if p.dim() == 1 else 0.35 / math.sqrt(p[0].numel()))
-    return model.eval()
+    return randomise_weights(model, seed).eval()  # non-trivial norm affines and biases
 
 
 def _labels(cfg, batch: int, height: int, width: int, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    g = torch.Generator().manual_seed(seed)
-    label = torch.randint(0, cfg.onehot_channels, (batch, 1, height, width), generator=g)
+    label, instance = random_label_maps(height, width, cfg.onehot_channels, batch, block=1,
+                                        generator=torch.Generator().manual_seed(seed))
     if cfg.contain_dontcare_label:
         label = torch.where(label == cfg.label_nc, torch.full_like(label, 255), label)
-    instance = label * 1000 + torch.randint(0, 2, label.shape, generator=g) * (label > 1)
     return label, instance
 
 
@@ -77,7 +80,7 @@ def random_layout_cases(device: torch.device, full: bool) -> Iterator[tuple[str,
         grid = (2, 3) if full or s <= 16 else (1, 2)
         label, instance = (t.to(device) for t in _labels(cfg, 2 if s <= 16 else 1, grid[0] * s, grid[1] * s))
         x = model.dense_input(label, instance)
-        model.lowres_channels_last = True  # install("triton") sets it: the same low-res convolutions for both
+        model.set_execution(lowres_channels_last=True)  # as install("triton"): the same low-res convolutions for both
         with torch.no_grad():
             model.hr_path = "reference"
             reference = model(x)
@@ -114,7 +117,7 @@ def rgb_residual_case(device: torch.device, full: bool) -> Iterator[tuple[str, f
 
     model = _randomise(create_model("deblurgan-asap", **RGB), 1).to(device)
     x = (torch.rand(2, 3, 16, 24, generator=torch.Generator().manual_seed(1)) * 2 - 1).to(device)
-    model.lowres_channels_last = True
+    model.set_execution(lowres_channels_last=True)
     with torch.no_grad():
         model.hr_path = "reference"
         reference = model(x)
@@ -172,7 +175,7 @@ def half_cases(device: torch.device, full: bool) -> Iterator[tuple[str, float, f
     for dtype, name in ((torch.bfloat16, "bfloat16"), (torch.float16, "float16")):
         model = _randomise(create_model("asapnet", **{**TINY, **LAYOUTS["edge_lr_instance"]}), 0).to(device)
         label, instance = (t.to(device) for t in _labels(model.config, 2, 16, 24))
-        model.lowres_channels_last = True
+        model.set_execution(lowres_channels_last=True)
         with torch.no_grad():
             model.hr_path = "reference"
             reference = model(model.dense_input(label, instance))

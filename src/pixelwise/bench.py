@@ -39,6 +39,8 @@ import torch
 from torch import nn
 
 from pixelwise.errors import PixelwiseError
+from pixelwise.input_kind import InputKind
+from pixelwise.ops import random_label_maps
 from pixelwise.runtime import DTYPES, describe_device, dtype_name, resolve_device
 from pixelwise.timing import MEMORY_MEASURES, count_flops, measure
 
@@ -125,29 +127,18 @@ def check_options(models: Sequence[str], options: Mapping[str, Mapping[str, Any]
             raise PixelwiseError(f"option(s) {unknown} exist in no config of {where}; valid: {sorted(valid)}")
 
 
-def input_kind(config: Any) -> str:
-    """"semantic" (label maps -> one-hot + instance edge) or "rgb" for a generator config (its ``input_spec``)."""
+def input_kind(config: Any) -> InputKind:
+    """:class:`InputKind` of a generator config (its ``input_spec``): label maps (one-hot + instance edge) or
+    photos. Records store its value (``labels``/``photo``; older records' ``semantic``/``rgb`` read the same)."""
     if not hasattr(config, "input_spec"):
         raise PixelwiseError(f"bench does not know the input of {type(config).__name__}")
-    return "semantic" if config.input_spec().kind == "labels" else "rgb"
+    return config.input_spec().kind
 
 
 def semantic_layout(config: Any) -> tuple[int, bool]:
     """(one-hot channels, instance-edge channel?) of a semantic generator's dense input."""
     spec = config.input_spec()
     return spec.label_channels, spec.instance_edge
-
-
-def label_maps(height: int, width: int, n_labels: int, generator: torch.Generator | None = None) -> tuple[
-        torch.Tensor, torch.Tensor]:
-    """Random (1, 1, H, W) int64 label and instance ids, constant on 8x8 blocks (regions with boundaries)."""
-    generator = generator or torch.Generator().manual_seed(0)
-
-    def blocks(high: int) -> torch.Tensor:
-        coarse = torch.randint(0, high, (1, 1, -(-height // 8), -(-width // 8)), generator=generator)
-        return coarse.repeat_interleave(8, dim=2).repeat_interleave(8, dim=3)[..., :height, :width].contiguous()
-
-    return blocks(n_labels), blocks(1000)
 
 
 def dense_semantic(label: torch.Tensor, instance: torch.Tensor, n_labels: int, edge: bool) -> torch.Tensor:
@@ -163,11 +154,11 @@ def benchmark_input(config: Any, height: int, width: int, generator: torch.Gener
     random piecewise-constant label and instance maps turned into one-hot + instance edge; RGB models get a
     random image in [-1, 1]."""
     generator = generator or torch.Generator().manual_seed(0)
-    if input_kind(config) == "rgb":
+    if input_kind(config) is InputKind.PHOTO:
         channels = config.input_spec().channels
         return torch.rand(1, channels, height, width, generator=generator) * 2 - 1, f"RGB image ({channels} ch)"
     n_labels, edge = semantic_layout(config)
-    dense = dense_semantic(*label_maps(height, width, n_labels, generator), n_labels, edge)
+    dense = dense_semantic(*random_label_maps(height, width, n_labels, generator=generator), n_labels, edge)
     what = f"one-hot labels + instance edge ({n_labels + 1} ch)" if edge else f"one-hot labels ({n_labels} ch)"
     return dense, what + ", built outside the timing"
 
@@ -186,11 +177,11 @@ def prepare_call(model: nn.Module, height: int, width: int, device: torch.device
     kind = input_kind(model.config)
     if label_input not in ("dense", "ids"):
         raise PixelwiseError(f"label_input={label_input!r}: use 'dense' or 'ids'")
-    if kind == "rgb" or label_input == "dense":
+    if kind is InputKind.PHOTO or label_input == "dense":
         x, what = benchmark_input(model.config, height, width, generator)
         return model, (x.to(device=device, dtype=dtype).contiguous(memory_format=memory_format),), what
     n_labels, edge = semantic_layout(model.config)
-    label, instance = (t.to(device) for t in label_maps(height, width, n_labels, generator))
+    label, instance = (t.to(device) for t in random_label_maps(height, width, n_labels, generator=generator))
     if model.config.input_spec().label_fast_path:
         return model.forward_labels, (label, instance), "label + instance ids -> forward_labels (all inside the timing)"
 
@@ -262,7 +253,7 @@ def apply_execution(model: nn.Module, device: torch.device, hr_backend: str = "a
 
     if not isinstance(model, ASAPNetGenerator):
         return {}
-    reference = model.config.hr_path == "reference"
+    reference = model.hr_path == "reference"
     fields: dict[str, Any] = {"hr_backend": install(model, "torch" if reference else hr_backend, device)}
     fields.update(configure_lowres(model, device=device, **dict(lowres or {})))
     return fields
@@ -275,11 +266,11 @@ def add_speedups(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return (r["height"], r["width"], r["dtype"], r["device"], r["channels_last"], r["compile"])
 
     # every model against pix2pixHD; RGB (deblurring) models also against DeblurGAN
-    for field, reference, kinds in (("speedup_vs_pix2pixhd", REFERENCE_MODEL, ("semantic", "rgb")),
-                                    ("speedup_vs_deblurgan", DEBLUR_REFERENCE_MODEL, ("rgb",))):
+    for field, reference, kinds in (("speedup_vs_pix2pixhd", REFERENCE_MODEL, tuple(InputKind)),
+                                    ("speedup_vs_deblurgan", DEBLUR_REFERENCE_MODEL, (InputKind.PHOTO,))):
         base = {key(r): r["median_ms"] for r in records if r["model"] == reference and r["median_ms"]}
         for r in records:
-            if r["median_ms"] and key(r) in base and r.get("input_kind", "rgb") in kinds:
+            if r["median_ms"] and key(r) in base and InputKind(r.get("input_kind") or "photo") in kinds:
                 r[field] = base[key(r)] / r["median_ms"]
     return records
 
@@ -313,7 +304,7 @@ def run_benchmark(models: Sequence[str] | None = None, sizes: Iterable[tuple[int
     try:
         for name in models:
             kind = input_kind(model_config(name))
-            for height, width in size_list or (LABEL_SIZES if kind == "semantic" else DEBLUR_SIZES):
+            for height, width in size_list or (LABEL_SIZES if kind is InputKind.LABELS else DEBLUR_SIZES):
                 try:
                     options = model_options_for(name, height, width, tiny, model_options)
                 except (ValueError, PixelwiseError) as exc:
@@ -323,7 +314,7 @@ def run_benchmark(models: Sequence[str] | None = None, sizes: Iterable[tuple[int
                 else:
                     record = bench_one(name, height, width, device, DTYPES[dtype], runs, warmup, channels_last,
                                        compile, compile_backend, options, seed, label_input, hr_backend, lowres)
-                record["input_kind"] = kind
+                record["input_kind"] = kind.value
                 records.append(record)
                 if progress is not None:
                     progress(record)

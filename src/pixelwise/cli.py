@@ -58,9 +58,11 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "_run", None):
         build_parser().print_help()
         return 2
+    from pixelwise.commands.runtime_args import apply_runtime_args
     from pixelwise.errors import PixelwiseError
 
     try:
+        apply_runtime_args(args)
         return int(args._run(args) or 0)
     except PixelwiseError as exc:
         print(f"pixelwise {args.command}: error: {exc}", file=sys.stderr)

@@ -10,6 +10,7 @@ The section dataclasses live beside the code that uses them (``data.config.DataC
 from __future__ import annotations
 
 import dataclasses
+import enum
 import types
 import typing
 from pathlib import Path
@@ -47,6 +48,11 @@ def _coerce(value: Any, tp: Any, where: str) -> Any:
         if not isinstance(value, dict):
             raise PixelwiseError(f"{where}: expected a mapping for {tp.__name__}, got {value!r}")
         return from_dict(tp, value, where)
+    if isinstance(tp, type) and issubclass(tp, enum.Enum):
+        try:
+            return tp(value)
+        except ValueError:
+            raise PixelwiseError(f"{where}: {value!r} is not one of {[m.value for m in tp]}") from None
     origin = typing.get_origin(tp)
     if origin in (list, tuple):
         if isinstance(value, str):
@@ -105,6 +111,8 @@ def from_dict(cls: type[T], data: dict[str, Any], where: str = "config") -> T:
 
 def to_dict(obj: Any) -> Any:
     """Dataclass (nested) -> plain dict/list/scalars, safe for YAML and JSON."""
+    if isinstance(obj, enum.Enum):
+        return obj.value
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: to_dict(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
     if isinstance(obj, (list, tuple)):

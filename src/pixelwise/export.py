@@ -28,7 +28,8 @@ from torch import nn
 
 from pixelwise.errors import PixelwiseError
 from pixelwise.extras import require
-from pixelwise.ops import semantic_input
+from pixelwise.input_kind import InputKind
+from pixelwise.ops import random_label_maps, semantic_input
 
 OPSET = 18
 TOLERANCE = 1e-4  # max |onnxruntime - PyTorch| accepted by the export check
@@ -65,27 +66,25 @@ def example_inputs(model: nn.Module, input_kind: str, height: int, width: int, b
     spec = input_spec(model)
     g = torch.Generator().manual_seed(seed)
     if input_kind == "labels":
-        coarse = torch.randint(0, spec.label_channels, (batch, 1, height // 4 + 1, width // 4 + 1), generator=g)
-        label = coarse.repeat_interleave(4, 2).repeat_interleave(4, 3)[:, :, :height, :width].contiguous()
-        inputs = {"label": label}
-        if spec.instance_edge:
-            inputs["instance"] = label * 1000 + torch.randint(0, 2, label.shape, generator=g) * (label > 1)
-        return inputs
+        label, instance = random_label_maps(height, width, spec.label_channels, batch, block=4, generator=g)
+        return {"label": label, "instance": instance} if spec.instance_edge else {"label": label}
     if not spec.channels:
         raise PixelwiseError(f"cannot tell how many input channels {type(model).__name__} takes")
     return {"input": torch.rand(batch, spec.channels, height, width, generator=g) * 2 - 1}
 
 
 def resolve_input_kind(model: nn.Module, input_kind: str = "auto") -> Literal["labels", "dense"]:
+    """The graph's input: ``labels`` (integer ids, the fast label path: label models of
+    :attr:`pixelwise.input_kind.InputKind.LABELS` only) or ``dense`` (the tensor ``forward`` takes; every model)."""
     from pixelwise.inference import input_spec
 
     if input_kind not in ("auto", "labels", "dense"):
         raise PixelwiseError(f"--input {input_kind!r}: use auto, labels or dense")
     kind = input_spec(model).kind
-    if input_kind == "labels" and kind != "labels":
+    if input_kind == "labels" and kind is not InputKind.LABELS:
         raise PixelwiseError(f"{type(model).__name__} translates photos; it has no label-map input")
     if input_kind == "auto":
-        return "labels" if kind == "labels" else "dense"
+        return "labels" if kind is InputKind.LABELS else "dense"
     return input_kind  # type: ignore[return-value]
 
 

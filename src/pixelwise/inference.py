@@ -34,7 +34,7 @@ from torch import nn
 from pixelwise.errors import PixelwiseError
 from pixelwise.models.base import InputSpec
 from pixelwise.runtime import DTYPES, resolve_device, resolve_dtype
-from pixelwise.tiling import BLENDS, axis_weights, blend_ramp, crop_to, pad_to_multiple, tile_starts
+from pixelwise.tiling import BLENDS, axis_weights, blend_ramp, crop_to, pad_mode, pad_to_multiple, tile_starts
 
 DEFAULT_OVERLAP = 64
 _GLOB_CHARS = ("*", "?", "[")
@@ -68,7 +68,7 @@ def prepare_model(model: nn.Module, device: str | torch.device | None = None, dt
     and ASAP-Net's low-res stream in channels_last. ``compile``: torch.compile the entry point used here.
     ``hr_path``: ASAP-Net's "fast" or "reference" high-res path (default: the model's)."""
     from pixelwise.kernels import install
-    from pixelwise.models.asapnet import ASAPNetGenerator
+    from pixelwise.models.asapnet import ASAPNetGenerator, set_execution
 
     target = resolve_device(device)
     model.to(device=target, dtype=resolve_dtype(dtype)).eval()
@@ -76,13 +76,11 @@ def prepare_model(model: nn.Module, device: str | torch.device | None = None, dt
     if hr_path is not None:
         if not asap:
             raise PixelwiseError(f"--hr-path applies to ASAP-Net models only, not {type(model).__name__}")
-        if hr_path not in ("fast", "reference"):
-            raise PixelwiseError(f"--hr-path {hr_path!r}: use fast or reference")
-        model.hr_path = hr_path
+        set_execution(model, hr_path=hr_path)
     if target.type == "cuda":
         torch.backends.cudnn.benchmark = True
         if asap:
-            model.lowres_channels_last = True
+            set_execution(model, lowres_channels_last=True)
             model.to(memory_format=torch.channels_last)
     if asap:
         install(model)
@@ -113,18 +111,13 @@ def _as_batch(x: torch.Tensor, channels: int | None, what: str, source: str) -> 
 
 
 def check_labels(label: torch.Tensor, spec: InputSpec, source: str = "label map") -> None:
-    """Every id must have a one-hot channel (or be 255 with a dontcare channel), else a PixelwiseError."""
-    ids = label if not spec.dontcare else label[label != 255]
-    if ids.numel() == 0:
-        return
-    low, high = int(ids.min()), int(ids.max())
-    if low < 0 or high >= spec.label_channels:
-        bad = low if low < 0 else high
-        allowed = f"0..{spec.label_channels - 1}" + (" or 255 (dontcare)" if spec.dontcare else "")
-        raise PixelwiseError(
-            f"{source} contains label id {bad} but the model takes ids {allowed}; give the model's label ids "
-            f"(e.g. Cityscapes *_labelIds.png, not *_trainIds or *_color.png) or remap them"
-        )
+    """Every id must have a one-hot channel (or be 255 with a dontcare channel), else a PixelwiseError
+    (:func:`pixelwise.ops.check_label_range`)."""
+    from pixelwise.ops import check_label_range
+
+    check_label_range(label, spec.label_channels, source, "the model's label_nc", dontcare=spec.dontcare,
+                      allow_255=spec.dontcare, fix="give the model's label ids (e.g. Cityscapes *_labelIds.png, not "
+                                                   "*_trainIds or *_color.png) or remap them")
 
 
 class _Runner:
@@ -174,14 +167,14 @@ def translate_image(model: nn.Module, image_or_labels: torch.Tensor, instance: t
         if not image_or_labels.is_floating_point():
             raise PixelwiseError(f"{source}: this model translates photos (float, [-1, 1]); got integer data")
         x, unbatched = _as_batch(image_or_labels, None, "photo", source)
-        padded, size = pad_to_multiple(x.float(), m, "reflect")
+        padded, size = pad_to_multiple(x.float(), m, pad_mode(spec.kind))
         data = {"photo": padded}
     else:
         if image_or_labels.is_floating_point():
             raise PixelwiseError(f"{source}: this model translates label maps (integer ids); got float data")
         label, unbatched = _as_batch(image_or_labels, 1, "label map", source)
         check_labels(label, spec, source)
-        padded, size = pad_to_multiple(label.long(), m, "replicate")
+        padded, size = pad_to_multiple(label.long(), m, pad_mode(spec.kind))
         data = {"label": padded}
         if spec.instance_edge:
             if instance is None:
@@ -192,7 +185,7 @@ def translate_image(model: nn.Module, image_or_labels: torch.Tensor, instance: t
                                      f"map's {tuple(label.shape)}")
             from pixelwise.ops import instance_edges
 
-            data["edge"] = instance_edges(pad_to_multiple(inst, m, "replicate")[0])
+            data["edge"] = instance_edges(pad_to_multiple(inst, m, pad_mode(spec.kind))[0])
     from pixelwise.limits import check_input_size, check_memory
 
     if tile is not None and tile < 1:

@@ -103,8 +103,9 @@ def _meta_copy(model: nn.Module) -> nn.Module | None:
         return None
     with torch.device("meta"):
         copy = create_model(name, config=config)
-    if hasattr(model, "hr_path"):
-        copy.hr_path = model.hr_path
+    execution = getattr(model, "execution", None)
+    if execution is not None:  # ASAP-Net: the same path and blocks; a fused kernel does not run on meta tensors
+        copy.set_execution(execution, hr_kernel=None)
     return copy.eval()
 
 

@@ -38,6 +38,7 @@ class ModelEntry:
     kind: Kind
     description: str
     defaults: dict[str, Any] = field(default_factory=dict)  # overrides of config_cls's own defaults
+    execution: dict[str, Any] = field(default_factory=dict)  # how the model runs (model.set_execution), e.g. hr_path
 
 
 _REGISTRY: dict[str, ModelEntry] = {}
@@ -61,10 +62,18 @@ def list_models(kind: Kind | None = "generator") -> list[str]:
     return [n for n, e in _REGISTRY.items() if kind is None or e.kind == kind]
 
 
+def split_execution(name: str, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(config options, execution options) of ``options``: keys the config class lists in ``execution_keys``
+    (e.g. ASAP-Net's ``hr_path``, a config field in older config.json files) are execution settings."""
+    keys = getattr(get_entry(name).config_cls, "execution_keys", ())
+    return ({k: v for k, v in options.items() if k not in keys}, {k: v for k, v in options.items() if k in keys})
+
+
 def model_config(name: str, **overrides: Any) -> Any:
-    """The config dataclass for ``name`` with the entry's defaults and then ``overrides`` applied."""
+    """The config dataclass for ``name`` with the entry's defaults and then ``overrides`` applied (execution
+    settings among them, such as ``hr_path``, are not part of a config: :func:`create_model` takes them)."""
     entry = get_entry(name)
-    values = {**entry.defaults, **overrides}
+    values, _ = split_execution(name, {**entry.defaults, **overrides})
     valid = {f.name for f in dataclasses.fields(entry.config_cls)}
     unknown = sorted(set(values) - valid)
     if unknown:
@@ -72,9 +81,14 @@ def model_config(name: str, **overrides: Any) -> Any:
     return entry.config_cls(**values)
 
 
-def create_model(name: str, config: Any | None = None, **overrides: Any) -> nn.Module:
-    """Build model ``name`` from ``config`` (a config dataclass) or from its defaults plus ``overrides``."""
+def create_model(name: str, config: Any | None = None, *, init: str | None = None, **overrides: Any) -> nn.Module:
+    """Build model ``name`` from ``config`` (a config dataclass) or from its defaults plus ``overrides``.
+    ``init``: a generator's weight-init scheme (:data:`pixelwise.models.layers.INIT_SCHEMES`; the model applies
+    it, then its config's own initialisations, once; None: the constructor's default, PyTorch's).
+    Execution settings (the entry's, then those among ``overrides``, e.g. ``hr_path``) go to
+    ``model.set_execution``."""
     entry = get_entry(name)
+    overrides, execution = split_execution(name, overrides)
     if config is None:
         config = model_config(name, **overrides)
     elif overrides:
@@ -82,8 +96,11 @@ def create_model(name: str, config: Any | None = None, **overrides: Any) -> nn.M
     from pixelwise.models.checks import check_model_config
 
     check_model_config(name, config)
-    model = entry.constructor(config)
+    model = entry.constructor(config) if init is None else entry.constructor(config, init=init)
     model.registry_name = name  # instance attribute: which entry rebuilds it (save_pretrained records it)
+    execution = {**entry.execution, **execution}
+    if execution:
+        model.set_execution(**execution)
     return model
 
 
@@ -103,10 +120,10 @@ register_model(ModelEntry("deblurgan-asap", ASAPNetConfig, ASAPNetGenerator, "ge
                           dict(_ASAP_RGB, global_residual=True)))
 register_model(ModelEntry("asapnet-reference", ASAPNetConfig, ASAPNetGenerator, "generator",
                           "ASAP-Net with the reference high-res path (faithful port; same function, slower)",
-                          dict(hr_path="reference")))
+                          execution=dict(hr_path="reference")))
 register_model(ModelEntry("deblurgan-asap-reference", ASAPNetConfig, ASAPNetGenerator, "generator",
                           "DeblurGAN-ASAP with the reference high-res path (same function, slower)",
-                          dict(_ASAP_RGB, global_residual=True, hr_path="reference")))
+                          dict(_ASAP_RGB, global_residual=True), execution=dict(hr_path="reference")))
 register_model(ModelEntry("pix2pixhd-multiscale", DiscriminatorConfig, Pix2PixHDDiscriminator, "discriminator",
                           "pix2pixHD multi-scale PatchGAN (3 scales, conditional, features for FM)"))
 register_model(ModelEntry("spade-multiscale", DiscriminatorConfig, SpadeDiscriminator, "discriminator",

@@ -20,6 +20,14 @@ import torch
 from pixelwise.errors import PixelwiseError
 
 DTYPES: dict[str, torch.dtype] = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+# the short spellings (TrainConfig's precision used them first): accepted everywhere, never written
+DTYPE_ALIASES: dict[str, str] = {"fp32": "float32", "bf16": "bfloat16", "fp16": "float16"}
+
+
+def canonical_dtype(name: str) -> str:
+    """A dtype name as pixelwise writes it (a key of :data:`DTYPES`): aliases (``bf16``) resolved; anything else
+    comes back unchanged for the caller to refuse."""
+    return DTYPE_ALIASES.get(name, name)
 
 
 def _setting(option: str, value: Any) -> str:
@@ -50,9 +58,10 @@ def resolve_device(device: str | torch.device | None, option: str = "--device", 
 
 
 def resolve_dtype(dtype: str | torch.dtype | None) -> torch.dtype | None:
-    """A dtype name of :data:`DTYPES` (or a torch dtype, or None) -> the torch dtype (or None)."""
+    """A dtype name of :data:`DTYPES` or an alias (or a torch dtype, or None) -> the torch dtype (or None)."""
     if dtype is None or isinstance(dtype, torch.dtype):
         return dtype
+    dtype = canonical_dtype(dtype)
     if dtype not in DTYPES:
         raise PixelwiseError(f"dtype {dtype!r}: use one of {', '.join(DTYPES)}")
     return DTYPES[dtype]
@@ -117,5 +126,5 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-__all__ = ["DTYPES", "cpu_name", "describe_device", "dtype_name", "json_safe", "machine_load", "resolve_device",
-           "resolve_dtype", "to_device"]
+__all__ = ["DTYPES", "DTYPE_ALIASES", "canonical_dtype", "cpu_name", "describe_device", "dtype_name", "json_safe",
+           "machine_load", "resolve_device", "resolve_dtype", "to_device"]

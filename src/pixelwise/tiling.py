@@ -21,6 +21,12 @@ def _pad_index(size: int, pad: int, mode: str) -> torch.Tensor:
     return idx.clamp(max=size - 1)  # replicate (also reflect's fallback when the image is too small)
 
 
+def pad_mode(kind: str) -> Literal["reflect", "replicate"]:
+    """The one padding convention (inference and evaluation alike, so scores describe what users get): photos
+    are mirrored (``reflect``), label maps repeat their edge ids (``replicate``)."""
+    return "replicate" if kind == "labels" else "reflect"
+
+
 def pad_to_multiple(x: torch.Tensor, multiple: int, mode: Literal["reflect", "replicate"] = "reflect"
                     ) -> tuple[torch.Tensor, tuple[int, int]]:
     """Pad the last two dims of ``x`` (any dtype) at the bottom and right up to multiples of ``multiple``.
@@ -77,4 +83,4 @@ def axis_weights(starts: list[int], index: int, tile: int, blend: str) -> torch.
 
 
 
-__all__ = ["BLENDS", "axis_weights", "blend_ramp", "crop_to", "pad_to_multiple", "tile_starts"]
+__all__ = ["BLENDS", "axis_weights", "blend_ramp", "crop_to", "pad_mode", "pad_to_multiple", "tile_starts"]

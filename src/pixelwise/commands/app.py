@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from pixelwise.commands.runtime_args import add_runtime_args
+
 EPILOG = """\
 --model takes model dirs, checkpoint dirs, run dirs, a study folder (its runs/*, e.g. runs/demo), shipped models
 (pixelwise/<name>, e.g. pixelwise/deblurgan-asap-small), training preset names (untrained, e.g. asapnet-tiny) or
@@ -24,7 +26,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="a model to load (repeatable); see below")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=7860, help="port (default 7860)")
-    parser.add_argument("--device", default="cpu", help="cpu (default), cuda, cuda:N or auto")
+    add_runtime_args(parser, dtype=False)
     parser.add_argument("--size", default=None, metavar="HxW",
                         help="paint canvas size (default: the label model's training size, else 256x512)")
 

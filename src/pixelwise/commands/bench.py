@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from pixelwise.commands.runtime_args import add_runtime_args
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models", default=None,
@@ -13,8 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sizes", default=None,
                         help="comma-separated HEIGHTxWIDTH sizes for every model (default: 256x512,512x1024,"
                              "1024x2048 for label-map models and 720x1280 for deblurring models)")
-    parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda when available")
-    parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32")
+    add_runtime_args(parser)
     parser.add_argument("--runs", type=int, default=10, help="timed calls per combination (median reported)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls before timing")
     parser.add_argument("--channels-last", action="store_true", help="channels_last memory format")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from pixelwise.commands.runtime_args import add_runtime_args
+
 EPILOG = """\
 Without --model the deblurrer shipped inside the package is used (pixelwise models lists the shipped ones).
 --model takes a model dir (config.json + model.safetensors), a checkpoint dir, a run dir, pixelwise/<name>
@@ -27,9 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default 1: full size; see the docs' Deblurring page)")
     parser.add_argument("--tile", type=int, default=None, metavar="N", help="tile size in pixels")
     parser.add_argument("--tile-overlap", type=int, default=64, metavar="M", help="tile overlap in pixels (64)")
-    parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
-    parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32",
-                        help="compute dtype (half precision: faster on GPUs, slightly different output)")
+    add_runtime_args(parser)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import argparse
 
+from pixelwise.commands.runtime_args import add_runtime_args
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="a model dir (config.json + model.safetensors), a checkpoint dir, a run dir "
@@ -22,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder for metrics.json and worst_best.png")
     parser.add_argument("--batch-size", type=int, default=4)
     parser.add_argument("--num-workers", type=int, default=0)
-    parser.add_argument("--device", default="auto", help="auto (cuda when available), cpu, cuda or cuda:N")
+    add_runtime_args(parser, dtype=False)
     parser.add_argument("--no-fid", action="store_true", help="skip FID")
     parser.add_argument("--no-kid", action="store_true", help="skip KID")
     parser.add_argument("--kid-subset-size", type=int, default=None, help="default min(1000, N)")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from pixelwise.commands.runtime_args import add_runtime_args
+
 EPILOG = """\
 Inputs are padded to the model's size multiple (photos: reflect, label maps: replicate) and cropped back.
 Label maps are single-channel integer id maps (8/16-bit PNG). Models with an instance edge channel read
@@ -34,9 +36,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tile", type=int, default=None, metavar="N", help="tile size in pixels (see below)")
     parser.add_argument("--tile-overlap", type=int, default=64, metavar="M", help="tile overlap in pixels (64)")
     parser.add_argument("--blend", choices=["cosine", "linear"], default="cosine", help="seam weight ramp")
-    parser.add_argument("--device", default="auto", help="auto (CUDA if available), cpu, cuda, cuda:N")
-    parser.add_argument("--dtype", choices=["float32", "bfloat16", "float16"], default="float32",
-                        help="compute dtype (half precision: faster on GPUs, slightly different output)")
+    add_runtime_args(parser)
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (slow first image)")
     parser.add_argument("--hr-path", choices=["fast", "reference"], default=None,
                         help="ASAP-Net high-res path (default: the model's, normally fast)")

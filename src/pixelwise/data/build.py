@@ -44,7 +44,7 @@ def _label_dataset(config: DataConfig, split: str, train: bool) -> Dataset:
         records = paired_label_records(_root(config), split, config.direction)
     else:
         raise PixelwiseError(
-            f"data.format={config.format} holds photo pairs, not label maps; set data.task=rgb (or auto)"
+            f"data.format={config.format} holds photo pairs, not label maps; set data.task=photo (or auto)"
         )
     return LabelMapDataset(records, config, train, id_map=id_map, id_map_name="Cityscapes id -> train id")
 

@@ -9,12 +9,12 @@ cityscapes         ``leftImg8bit/<split>/<city>/*_leftImg8bit.png`` + ``gtFine/<
                    {labelIds,instanceIds}.png`` (the released layout)
 flat               ``<split>_label/ <split>_img/ [<split>_inst/]`` (pix2pixHD) or ``<split>_labels/        labels
                    <split>_images/ [<split>_instances/]`` (SPADE/ASAP-Net), matched by name
-paired             ``[<split>/]A/`` + ``[<split>/]B/`` (or ``A/<split>/``, ``B/<split>/``), same names    rgb
-aligned            ``[<split>/]*.png``, each image A|B side by side (pix2pix)                               rgb
-gopro              ``<split>/<sequence>/{blur,blur_gamma,sharp}/*.png`` (GoPro_Large)                     rgb
-blur               ``[<split>/]**/*.png`` sharp photos, blurred on the fly (:mod:`pixelwise.data.blur`)     rgb
+paired             ``[<split>/]A/`` + ``[<split>/]B/`` (or ``A/<split>/``, ``B/<split>/``), same names    photo
+aligned            ``[<split>/]*.png``, each image A|B side by side (pix2pix)                               photo
+gopro              ``<split>/<sequence>/{blur,blur_gamma,sharp}/*.png`` (GoPro_Large)                     photo
+blur               ``[<split>/]**/*.png`` sharp photos, blurred on the fly (:mod:`pixelwise.data.blur`)     photo
 bundled-labels     none (``root`` unused): a Cityscapes stand-in derived from scikit-image's photos        labels
-bundled-blur       none (``root`` unused): scikit-image's photos, blurred on the fly                        rgb
+bundled-blur       none (``root`` unused): scikit-image's photos, blurred on the fly                        photo
 =================  ==================================================================================  ======
 """
 
@@ -24,13 +24,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from pixelwise.errors import PixelwiseError
+from pixelwise.input_kind import InputKind
 
 if TYPE_CHECKING:
     from pixelwise.data.camera import CameraOptions
 
 FORMATS = ("cityscapes", "flat", "paired", "aligned", "gopro", "blur", "bundled-labels", "bundled-blur")
 LABEL_FORMATS = ("cityscapes", "flat", "bundled-labels")
-TASKS = ("auto", "labels", "rgb")
+TASKS = ("auto", "labels", "photo", "rgb")  # auto or an InputKind (rgb: the older name of photo)
 
 
 @dataclass
@@ -41,7 +42,7 @@ class DataConfig:
     root: str = ""  # dataset folder; unused for bundled-* formats
     split: str = "train"  # training split (folder name: train / val / test)
     eval_split: str | None = None  # evaluation split; None: "val" for cityscapes, else "test"
-    task: str = "auto"  # "labels" (label map -> photo) or "rgb" (photo -> photo); auto: from format
+    task: str = "auto"  # "labels" (label map -> photo) or "photo" (photo -> photo; also "rgb"); auto: from format
     # --- label-map task ---
     label_nc: int = 35  # number of label ids (one-hot channels); ids must be < label_nc
     contain_dontcare_label: bool = False  # id 255 means "don't care" and becomes id label_nc (+1 channel)
@@ -114,11 +115,11 @@ class DataConfig:
             raise PixelwiseError(f"data.blur_*: {exc}") from None
 
     @property
-    def resolved_task(self) -> str:
-        """"labels" or "rgb"."""
+    def resolved_task(self) -> InputKind:
+        """:class:`InputKind`: label maps or photos (``auto``: from the format)."""
         if self.task != "auto":
-            return self.task
-        return "labels" if self.format in LABEL_FORMATS else "rgb"
+            return InputKind(self.task)
+        return InputKind.LABELS if self.format in LABEL_FORMATS else InputKind.PHOTO
 
     @property
     def uses_instances(self) -> bool:

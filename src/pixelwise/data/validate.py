@@ -12,24 +12,14 @@ import numpy as np
 from torch.utils.data import Dataset
 
 from pixelwise.errors import PixelwiseError
+from pixelwise.ops import check_label_range
 
 
 def check_label_ids(label: np.ndarray, label_nc: int, contain_dontcare: bool, path: Path) -> None:
-    """Every id must lie in ``[0, label_nc)`` (``[0, label_nc]`` with the dontcare channel)."""
-    limit = label_nc + int(contain_dontcare)
-    largest, smallest = int(label.max()), int(label.min())
-    if smallest < 0:
-        raise PixelwiseError(f"label map {path} contains negative id {smallest}; ids must be >= 0")
-    if largest < limit:
-        return
-    channels = f"data.label_nc={label_nc}" + (" (+1 dontcare channel)" if contain_dontcare else "")
-    hint = f"raise data.label_nc to at least {largest + 1}"
-    if largest == 255 and not contain_dontcare:
-        hint = "set data.contain_dontcare_label=true if 255 marks unlabelled pixels, or " + hint
-    raise PixelwiseError(
-        f"label map {path} contains label id {largest} but {channels} allows ids up to {limit - 1}; {hint} "
-        f"(or remap the ids)"
-    )
+    """Every id must lie in ``[0, label_nc)`` (``[0, label_nc]`` with the dontcare channel):
+    :func:`pixelwise.ops.check_label_range` naming the file and ``data.label_nc``."""
+    check_label_range(label, label_nc + int(contain_dontcare), f"label map {path}", "data.label_nc",
+                      dontcare=contain_dontcare)
 
 
 def check_same_size(first: Path, first_shape: tuple[int, ...], second: Path,

@@ -60,7 +60,7 @@ def configure_lowres(model: nn.Module, channels_last: bool | None = None, cuda_g
     ``channels_last``: run the stream in channels_last (None: leave the model's setting). ``cuda_graphs``: replay
     one CUDA graph per input shape (CUDA only; an error elsewhere). ``compile``: ``torch.compile`` the stream
     (with ``cuda_graphs`` too: mode "reduce-overhead", which captures CUDA graphs itself)."""
-    from pixelwise.models.asapnet import ASAPNetGenerator
+    from pixelwise.models.asapnet import ASAPNetGenerator, set_execution
 
     generators = [m for m in model.modules() if isinstance(m, ASAPNetGenerator)]
     target = torch.device(device) if device is not None else next(model.parameters()).device
@@ -70,7 +70,7 @@ def configure_lowres(model: nn.Module, channels_last: bool | None = None, cuda_g
     for g in generators:
         stream = g.lowres_stream
         if channels_last is not None:
-            g.lowres_channels_last = channels_last
+            set_execution(g, lowres_channels_last=channels_last)
             stream.to(memory_format=torch.channels_last if channels_last else torch.contiguous_format)
         forward = type(stream).forward.__get__(stream)  # the plain method, whatever was set before
         if compile:

@@ -1,4 +1,4 @@
-"""Backend dispatch for ASAP-Net's high-resolution stream (the hook ``ASAPNetGenerator.hr_kernel``).
+"""Backend dispatch for ASAP-Net's high-resolution stream (the execution option ``ASAPNetExecution.hr_kernel``).
 
 Contract of a high-res kernel (see ``pixelwise.models.asapnet.HRKernel``): called as
 ``kernel(config, params, label=..., edge=...)`` (integer label ids, dontcare mapped; ``edge`` when the MLP sees the
@@ -71,7 +71,7 @@ def install(model: nn.Module, backend: str = "auto", device: str | torch.device 
     fallback. ``knobs``: launch options of the Triton kernel (block_pixels, num_warps, num_stages). Installing
     ``triton`` also sets ``lowres_channels_last`` (the parameter map is then read in place, one contiguous vector
     per cell)."""
-    from pixelwise.models.asapnet import ASAPNetGenerator
+    from pixelwise.models.asapnet import ASAPNetGenerator, set_execution
 
     if backend not in ("auto", *BACKENDS):
         raise PixelwiseError(f"unknown high-res backend {backend!r}; use one of auto, {', '.join(BACKENDS)}")
@@ -89,8 +89,7 @@ def install(model: nn.Module, backend: str = "auto", device: str | torch.device 
             except PixelwiseError:
                 backend = "torch"  # auto: a configuration the kernel does not cover runs the torch path
     if backend == "torch":
-        for g in generators:
-            g.hr_kernel = None
+        set_execution(model, hr_kernel=None)
         return backend
     why = _triton_runs_on(target)
     if why is not None:
@@ -100,7 +99,6 @@ def install(model: nn.Module, backend: str = "auto", device: str | torch.device 
     kernel = TritonHRKernel(**knobs)
     for g in generators:
         kernel.check_config(g.config)
-    for g in generators:
-        g.hr_kernel = kernel
-        g.lowres_channels_last = True  # the kernel then reads each cell's parameters as one contiguous vector
+    # with lowres_channels_last the kernel reads each cell's parameters as one contiguous vector
+    set_execution(model, hr_kernel=kernel, lowres_channels_last=True)
     return backend

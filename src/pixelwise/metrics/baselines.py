@@ -17,6 +17,7 @@ from torch import nn
 
 from pixelwise.data.config import DataConfig
 from pixelwise.errors import PixelwiseError
+from pixelwise.ops import check_label_range
 
 
 class InputAsOutput(nn.Module):
@@ -41,9 +42,7 @@ def mean_label_colours(dataset: Any, num_classes: int) -> tuple[np.ndarray, np.n
         sample = dataset[index]
         label = torch.as_tensor(sample["label"]).reshape(-1).long().numpy()
         target = torch.as_tensor(sample["target"]).reshape(3, -1).double().numpy()
-        if label.size and (label.min() < 0 or label.max() >= num_classes):
-            raise PixelwiseError(f"sample {sample.get('name', index)}: label id {int(label.max())} is outside "
-                                 f"0..{num_classes - 1}; check data.label_nc")
+        check_label_range(label, num_classes, f"sample {sample.get('name', index)}", "data.label_nc")
         counts += np.bincount(label, minlength=num_classes)
         for c in range(3):
             sums[:, c] += np.bincount(label, weights=target[c], minlength=num_classes)

@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from pixelwise.data.config import DataConfig
 from pixelwise.errors import PixelwiseError
 from pixelwise.rundir import find_run_config
 from pixelwise.runtime import json_safe, to_device
+from pixelwise.tiling import pad_mode, pad_to_multiple
 
 METRICS_FILE = "metrics.json"
 GRID_FILE = "worst_best.png"
@@ -61,14 +61,6 @@ def load_eval_data_config(data: str | Path | None = None, overrides: Sequence[st
 
 
 # --- helpers -----------------------------------------------------------------------------------------------
-def _pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, bool]:
-    h, w = x.shape[-2:]
-    pad_h, pad_w = (-h) % multiple, (-w) % multiple
-    if not pad_h and not pad_w:
-        return x, False
-    return F.pad(x, (0, pad_w, 0, pad_h), mode="replicate"), True
-
-
 class _Extremes:
     """The k lowest and k highest PSNR images seen so far, with their pictures."""
 
@@ -114,7 +106,8 @@ def evaluate_model(model: nn.Module, dataset: Any, data_config: DataConfig, devi
     """Run ``model`` over ``dataset`` (samples of :func:`pixelwise.data.build_dataset`), score every output
     against its target with :class:`MetricSuite`, and return the metrics with per-image values and the names of
     the ``grid_count`` worst and best images by PSNR. Images whose size the model cannot take are padded
-    (replicate) to the next multiple and the output is cropped back (counted in ``padded``). With ``out_dir``,
+    to the next multiple as ``pixelwise infer`` pads them (:func:`pixelwise.tiling.pad_mode`: photos reflect, label
+    maps replicate) and the output is cropped back (counted in ``padded``). With ``out_dir``,
     also writes ``metrics.json`` and ``worst_best.png`` (input | output | target rows) there."""
     from torch.utils.data import DataLoader
 
@@ -153,8 +146,8 @@ def evaluate_model(model: nn.Module, dataset: Any, data_config: DataConfig, devi
             batch = to_device(batch, device)
             x = network_input(batch, data_config)
             h, w = x.shape[-2:]
-            x, was_padded = _pad_to_multiple(x, multiple)
-            padded += x.shape[0] if was_padded else 0
+            x, _ = pad_to_multiple(x, multiple, pad_mode(spec.kind))  # the padding `pixelwise infer` uses
+            padded += x.shape[0] if x.shape[-2:] != (h, w) else 0
             try:
                 pred = model(x)[..., :h, :w].float()
             except torch.cuda.OutOfMemoryError:

@@ -13,8 +13,8 @@ Official-code conventions reproduced here (state_dict keys included):
 - Positional encoding for f = S, S/2, ..., 2: cos/sin(2*pi*(x mod f)/f), then cos/sin of the same for y.
 - With ``lr_instance`` the last input channel (the instance edge map) feeds only the low-res stream.
 
-Two high-resolution paths compute the same function (``ASAPNetConfig.hr_path``; registry names ``asapnet`` and
-``asapnet-reference``):
+Two high-resolution paths compute the same function (``ASAPNetExecution.hr_path``, an execution setting, not part
+of the config; registry names ``asapnet`` and ``asapnet-reference``):
 - ``reference``: a faithful port: [pixels, positional encoding] concatenated at full resolution, then one
   tile-batched matmul per MLP layer (:meth:`ASAPNetGenerator.apply_mlp_reference`).
 - ``fast`` (default): the same MLP, restructured (:meth:`ASAPNetGenerator.apply_mlp_fast`). (1) The first layer
@@ -27,19 +27,21 @@ Two high-resolution paths compute the same function (``ASAPNetConfig.hr_path``; 
   weighted label histogram). (3) The per-pixel MLP runs over blocks of cells sized to stay in cache, with fused
   bias (baddbmm) and in-place activations.
 
-The config is :mod:`pixelwise.models.asapnet_config`, the low-res stream :mod:`pixelwise.models.asapnet_lowres`,
-the high-res stream (both paths) :mod:`pixelwise.models.asapnet_mlp`.
+The config and the execution options are :mod:`pixelwise.models.asapnet_config`, the low-res stream
+:mod:`pixelwise.models.asapnet_lowres`, the high-res stream (both paths) :mod:`pixelwise.models.asapnet_mlp`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from pixelwise.models.asapnet_config import ASAPNetConfig
+from pixelwise.models.asapnet_config import ASAPNetConfig, ASAPNetExecution
 from pixelwise.models.asapnet_lowres import LowResStream, tent_downsample, tent_downsample_labels, tent_kernel_1d
 from pixelwise.models.asapnet_mlp import (
     HighResStream,
@@ -52,8 +54,8 @@ from pixelwise.models.asapnet_mlp import (
     split_mlp_params,
     tiles_to_image,
 )
-from pixelwise.models.base import PretrainedModel
-from pixelwise.ops import instance_edges, one_hot, reflect_pad
+from pixelwise.models.base import InputKind, PretrainedModel
+from pixelwise.ops import check_label_range, instance_edges, one_hot, reflect_pad
 
 
 class ASAPNetGenerator(HighResStream, PretrainedModel):
@@ -62,26 +64,26 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
     returns the image in [-1, 1]. ``forward_labels`` takes integer label maps (+ instance maps) instead.
     ``forward_with_params`` also returns the per-cell MLP parameters.
 
-    ``hr_path`` ("fast" or "reference", from the config) selects the high-res algorithm; both compute the
-    same function (to float32 rounding). Execution knobs that do not change the function:
-    ``lowres_channels_last`` (run the low-res stream in channels_last), ``hr_block_pixels`` (pixels per block
-    of cells in the fast path; None: automatic), ``hr_kernel`` (a fused high-res kernel installed by
-    ``pixelwise.kernels.install``; used only for inference without gradients, never under tracing/compile)."""
+    How it runs is one typed object, ``execution`` (:class:`ASAPNetExecution`: the high-res path "fast" or
+    "reference", both the same function to float32 rounding; the fast path's block size; a fused high-res
+    kernel; channels_last for the low-res stream), changed only through :meth:`set_execution`; ``hr_path``,
+    ``hr_block_pixels``, ``hr_kernel`` and ``lowres_channels_last`` read it."""
 
-
-    def __init__(self, config: ASAPNetConfig | None = None) -> None:
+    def __init__(self, config: ASAPNetConfig | None = None, init: str = "pytorch") -> None:
         config = config or ASAPNetConfig()
         config.validate()
         super().__init__(config)
         self.lowres_stream = LowResStream(config)
-        self.lowres_channels_last = False
-        self.hr_block_pixels: int | None = None
-        self.hr_kernel: HRKernel | None = None
+        self.execution = ASAPNetExecution()
         # (device, dtype) -> (S, 2 log2 S) encoding table; plain attribute, never in the state_dict
         self._encoding_cache: dict[tuple[torch.device, torch.dtype], torch.Tensor] = {}
-        if config.shared_mlp_init:
+        self.initialise_(init)
+
+    def special_init_(self) -> None:
+        """``shared_mlp_init`` then ``zero_init_output`` (it wins where both touch the last layer)."""
+        if self.config.shared_mlp_init:
             self.shared_mlp_init_()
-        if config.zero_init_output:
+        if self.config.zero_init_output:
             self.zero_init_output_()
 
     def shared_mlp_init_(self, cell_gain: float = 0.02, seed: int | None = None) -> None:
@@ -119,16 +121,33 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
             last.weight[-rows:].zero_()
             last.bias[-rows:].zero_()
 
+    # --- how it runs (never part of the config) --------------------------------------------------------
+    def set_execution(self, execution: ASAPNetExecution | None = None, **options: Any) -> ASAPNetExecution:
+        """Replace the execution options: ``execution`` (default: the current ones) with ``options``
+        (:class:`ASAPNetExecution`'s fields) changed; validated; returns the new options."""
+        self.execution = dataclasses.replace(execution or self.execution, **options)
+        return self.execution
+
     @property
     def hr_path(self) -> str:
-        """"fast" or "reference"; assignable (it lives in ``config``, so save_pretrained records it)."""
-        return self.config.hr_path
+        """"fast" or "reference" (``execution.hr_path``); assigning it is ``set_execution(hr_path=...)``."""
+        return self.execution.hr_path
 
     @hr_path.setter
     def hr_path(self, value: str) -> None:
-        if value not in ("fast", "reference"):
-            raise ValueError(f"hr_path={value!r}: use 'fast' or 'reference'")
-        self.config.hr_path = value
+        self.set_execution(hr_path=value)
+
+    @property
+    def hr_block_pixels(self) -> int | None:
+        return self.execution.hr_block_pixels
+
+    @property
+    def hr_kernel(self) -> HRKernel | None:
+        return self.execution.hr_kernel
+
+    @property
+    def lowres_channels_last(self) -> bool:
+        return self.execution.lowres_channels_last
 
     # --- the two streams -------------------------------------------------------------------------
     def check_input_size(self, height: int, width: int) -> None:
@@ -188,7 +207,7 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
         params = self.predict_params(x)
         if self.config.cell_blend:
             out = self.apply_mlp_blended(self.hr_pixels(x), params)
-        elif self.config.hr_path == "reference":
+        elif self.execution.hr_path == "reference":
             out = self.apply_mlp_reference(self.hr_pixels(x), params)
         else:
             out = self.apply_mlp_fast(self.hr_pixels(x), params)
@@ -206,7 +225,7 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
         ``contain_dontcare_label``, the instance edge map or None). ``edge`` (a precomputed edge map, e.g. of
         a larger image this is a crop of) takes precedence over ``instance``."""
         cfg = self.config
-        if cfg.input_mode != "semantic":
+        if cfg.input_kind is not InputKind.LABELS:
             raise ValueError("forward_labels needs a semantic ASAP-Net (input_mode='semantic'); use forward")
         if label.dim() == 3:
             label = label.unsqueeze(1)
@@ -216,13 +235,7 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
         if cfg.contain_dontcare_label:
             label = torch.where(label == 255, torch.full_like(label, cfg.label_nc), label)
         if not _tracing():
-            low, high = int(label.min()), int(label.max())
-            if low < 0 or high >= cfg.onehot_channels:
-                raise ValueError(
-                    f"label map contains id {high if high >= cfg.onehot_channels else low} but the model has "
-                    f"{cfg.onehot_channels} label channels (label_nc={cfg.label_nc}"
-                    f"{', dontcare 255' if cfg.contain_dontcare_label else ''})"
-                )
+            check_label_range(label, cfg.onehot_channels, dontcare=cfg.contain_dontcare_label)
         if not cfg.instance_edge:
             return label, None
         if edge is None:
@@ -252,7 +265,7 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
         "reference"``, ``cell_blend`` or ``hr_label_smoothing`` (both need the dense input) the dense input is
         built and :meth:`forward` runs. ``dtype``: the compute dtype (default: the model's)."""
         dtype = dtype or next(self.parameters()).dtype
-        if self.config.hr_path == "reference" or self.config.cell_blend or self.config.hr_label_smoothing > 1:
+        if self.execution.hr_path == "reference" or self.config.cell_blend or self.config.hr_label_smoothing > 1:
             return self.forward(self.dense_input(label, instance, edge, dtype))
         label, edge = self.prepare_labels(label, instance, edge, dtype)
         self.check_input_size(label.shape[2], label.shape[3])
@@ -264,6 +277,15 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
         return self.apply_mlp_labels(label, params, edge if not cfg.lr_instance else None)
 
 
-__all__ = ["ASAPNetConfig", "ASAPNetGenerator", "LowResStream", "cells_to_tiles", "mlp_tail", "positional_encoding",
-           "positional_encoding_1d", "split_mlp_params", "tent_downsample", "tent_downsample_labels",
-           "tent_kernel_1d", "tiles_to_image"]
+def set_execution(model: nn.Module, **options: Any) -> int:
+    """``set_execution(**options)`` on every ASAP-Net generator inside ``model`` (:class:`ASAPNetExecution`'s
+    fields); returns how many there were (0: the options do not apply, e.g. pix2pixHD)."""
+    generators = [m for m in model.modules() if isinstance(m, ASAPNetGenerator)]
+    for g in generators:
+        g.set_execution(**options)
+    return len(generators)
+
+
+__all__ = ["ASAPNetConfig", "ASAPNetExecution", "ASAPNetGenerator", "LowResStream", "cells_to_tiles", "mlp_tail",
+           "positional_encoding", "positional_encoding_1d", "set_execution", "split_mlp_params", "tent_downsample",
+           "tent_downsample_labels", "tent_kernel_1d", "tiles_to_image"]

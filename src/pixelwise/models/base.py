@@ -12,13 +12,14 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
 from torch import nn
 
 from pixelwise.errors import PixelwiseError
+from pixelwise.input_kind import InputKind
 
 CONFIG_NAME = "config.json"
 WEIGHTS_NAME = "model.safetensors"
@@ -31,13 +32,16 @@ class InputSpec:
     ids) or photos in [-1, 1] (``photo``). Every generator config answers ``input_spec()``; inference, bench,
     export, evaluation and the training recipes read it instead of looking at model classes."""
 
-    kind: Literal["labels", "photo"]
+    kind: InputKind  # InputKind or its name ("labels", "photo"; the aliases too)
     multiple: int  # H and W must be multiples of this
     label_channels: int = 0  # one-hot channels (labels): ids must be < this (255 allowed when ``dontcare``)
     instance_edge: bool = False  # an instance edge channel follows the one-hot channels
     dontcare: bool = False  # id 255 maps to the last one-hot channel
     label_fast_path: bool = False  # the model has ``forward_labels`` (ASAP-Net): no dense one-hot is built
     channels: int = 0  # channels of the dense tensor ``forward`` takes
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "kind", InputKind(self.kind))
 
 
 def model_record(model: nn.Module, name: str | None = None) -> dict[str, Any]:
@@ -111,6 +115,18 @@ class PretrainedModel(nn.Module):
         self.config = config
         self.registry_name: str | None = None  # set by pixelwise.create_model
 
+    def initialise_(self, init: str = "pytorch") -> None:
+        """A fresh model's weights, each step once: the ``init`` scheme (:func:`pixelwise.models.layers.init_weights`;
+        ``pytorch`` keeps the layers' own defaults), then the config's own initialisations (:meth:`special_init_`).
+        Every generator's ``__init__(config, init=...)`` ends with it."""
+        from pixelwise.models.layers import init_weights
+
+        init_weights(self, init)
+        self.special_init_()
+
+    def special_init_(self) -> None:
+        """The initialisations the config asks for on top of the scheme (e.g. ``zero_init_output``); none here."""
+
     def save_pretrained(self, directory: str | Path, name: str | None = None, **card_info: Any) -> None:
         """``config.json`` + ``model.safetensors`` + the model card ``README.md`` (``card_info``: license, tags,
         datasets, metrics, summary; ``card=False`` writes none)."""
@@ -127,5 +143,5 @@ class PretrainedModel(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
-__all__ = ["CONFIG_NAME", "FORMAT_VERSION", "WEIGHTS_NAME", "InputSpec", "PretrainedModel", "load_state_dict",
-           "model_record", "save_pretrained", "save_state_dict"]
+__all__ = ["CONFIG_NAME", "FORMAT_VERSION", "WEIGHTS_NAME", "InputKind", "InputSpec", "PretrainedModel",
+           "load_state_dict", "model_record", "save_pretrained", "save_state_dict"]

@@ -82,7 +82,7 @@ class DeblurGANConfig:
 
 class ResnetGenerator(PretrainedModel):
 
-    def __init__(self, config: DeblurGANConfig | None = None) -> None:
+    def __init__(self, config: DeblurGANConfig | None = None, init: str = "pytorch") -> None:
         config = config or DeblurGANConfig()
         config.validate()
         super().__init__(config)
@@ -90,8 +90,7 @@ class ResnetGenerator(PretrainedModel):
             self.body = NAFUNet(config.input_nc, config.output_nc, config.unet_width, config.unet_enc_blocks,
                                 config.unet_middle_blocks, config.unet_dec_blocks, config.unet_gate,
                                 config.unet_attention, config.unet_pyramid)
-            if config.zero_init_output:
-                self.body.zero_init_head_()
+            self.initialise_(init)
             return
         ngf, norm = config.ngf, config.norm
         bias = norm == "instance"  # the official code drops conv biases only before BatchNorm
@@ -114,7 +113,10 @@ class ResnetGenerator(PretrainedModel):
             layers += [*up, norm_2d(norm, ngf * mult // 2), nn.ReLU(True)]
         layers += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, config.output_nc, 7), nn.Tanh()]
         self.model = nn.Sequential(*layers)
-        if config.zero_init_output:
+        self.initialise_(init)
+
+    def special_init_(self) -> None:
+        if self.config.zero_init_output:
             self.zero_init_output_()
 
     def zero_init_output_(self) -> None:

@@ -27,7 +27,7 @@ from pixelwise.models.base import (
     save_state_dict,
 )
 from pixelwise.models.checks import _int_fields, check_model_config
-from pixelwise.registry import create_model, get_entry
+from pixelwise.registry import create_model, get_entry, split_execution
 
 
 def model_from_record(record: dict[str, Any], where: str = "config.json") -> nn.Module:
@@ -35,9 +35,12 @@ def model_from_record(record: dict[str, Any], where: str = "config.json") -> nn.
 
     if "model" not in record or "config" not in record:
         raise PixelwiseError(f"{where} lacks the 'model' and 'config' fields of a pixelwise model file")
+    if not isinstance(record["config"], dict):
+        raise PixelwiseError(f"{where}: 'config' must be a mapping of options, got {record['config']!r}")
     entry = get_entry(record["model"])
-    config = from_dict(entry.config_cls, record["config"], where=f"{where}:config")
-    return create_model(record["model"], config=config)
+    options, execution = split_execution(record["model"], dict(record["config"]))  # older files: hr_path
+    config = from_dict(entry.config_cls, options, where=f"{where}:config")
+    return create_model(record["model"], config=config, **execution)
 
 
 # --- does a state dict fit a model (one line naming the key, both shapes and the likely config field) ----------

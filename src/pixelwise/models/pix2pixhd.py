@@ -14,7 +14,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from pixelwise.models.base import InputSpec, PretrainedModel
+from pixelwise.models.base import InputKind, InputSpec, PretrainedModel
 from pixelwise.models.layers import ResnetBlock, avg_pool_downsample, norm_2d
 
 
@@ -27,8 +27,9 @@ class Pix2PixHDConfig:
     output_nc: int = 3
     # what the input_nc channels hold (recorded so that a saved model is run on the right input; the network
     # itself only sees input_nc): semantic = one-hot label ids [+ dontcare channel] [+ instance edge last],
-    # rgb = an image. Official options: label_nc == 0 -> rgb, --no_instance -> no edge channel.
-    input_mode: Literal["semantic", "rgb"] = "semantic"
+    # rgb = an image (also spelled labels / photo: :attr:`input_kind`). Official options: label_nc == 0 -> rgb,
+    # --no_instance -> no edge channel.
+    input_mode: Literal["semantic", "rgb", "labels", "photo"] = "semantic"
     instance_edge: bool = True  # semantic: the last input channel is the instance edge map
     contain_dontcare_label: bool = False  # semantic: label id 255 -> the last one-hot channel
     ngf: int = 64  # for "local": width of the enhancer; the global part gets ngf * 2**n_local_enhancers
@@ -41,6 +42,11 @@ class Pix2PixHDConfig:
     # 3x3 conv (same widths; no checkerboard from uneven kernel overlap, Odena et al. 2016). Official
     # checkpoints are "transpose" (state_dict keys differ: model.<i>.weight vs model.<i>.1.weight)
     upsample: Literal["transpose", "resize"] = "transpose"
+
+    @property
+    def input_kind(self) -> InputKind:
+        """:class:`InputKind` of ``input_mode`` (the one name for label maps vs photos)."""
+        return InputKind(self.input_mode)
 
     @property
     def onehot_channels(self) -> int:
@@ -57,15 +63,15 @@ class Pix2PixHDConfig:
     # --- the model contract (pixelwise.models.base.InputSpec) ---------------------------------------------
     def input_spec(self) -> InputSpec:
         """What this generator takes: label ids (one-hot [+ dontcare] [+ edge]) or a photo."""
-        if self.input_mode == "rgb":
-            return InputSpec("photo", self.size_multiple, channels=self.input_nc)
-        return InputSpec("labels", self.size_multiple, self.onehot_channels, self.instance_edge,
+        if self.input_kind is InputKind.PHOTO:
+            return InputSpec(InputKind.PHOTO, self.size_multiple, channels=self.input_nc)
+        return InputSpec(InputKind.LABELS, self.size_multiple, self.onehot_channels, self.instance_edge,
                          self.contain_dontcare_label, channels=self.input_nc)
 
     @classmethod
     def input_options(cls, spec: InputSpec) -> dict[str, Any]:
         """The options that make this generator take the input ``spec`` describes (what the data gives)."""
-        if spec.kind == "labels":
+        if spec.kind is InputKind.LABELS:
             return {"input_nc": spec.channels, "input_mode": "semantic", "instance_edge": spec.instance_edge,
                     "contain_dontcare_label": spec.dontcare}
         return {"input_nc": spec.channels, "input_mode": "rgb", "instance_edge": False,
@@ -115,10 +121,11 @@ class _SizeChecked(PretrainedModel):
 
 class GlobalGenerator(_SizeChecked):
 
-    def __init__(self, config: Pix2PixHDConfig | None = None) -> None:
+    def __init__(self, config: Pix2PixHDConfig | None = None, init: str = "pytorch") -> None:
         config = config or Pix2PixHDConfig()
         super().__init__(config)
         self.model = nn.Sequential(*_global_layers(config, config.ngf, with_output=True))
+        self.initialise_(init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)
@@ -131,7 +138,7 @@ class LocalEnhancer(_SizeChecked):
     ``model<n>_2`` decodes (Sec. 3.2, "Coarse-to-fine generator")."""
 
 
-    def __init__(self, config: Pix2PixHDConfig | None = None) -> None:
+    def __init__(self, config: Pix2PixHDConfig | None = None, init: str = "pytorch") -> None:
         config = config or Pix2PixHDConfig(netG="local", ngf=32)
         super().__init__(config)
         n_enh = config.n_local_enhancers
@@ -148,6 +155,7 @@ class LocalEnhancer(_SizeChecked):
                 up += [nn.ReflectionPad2d(3), nn.Conv2d(ngf, config.output_nc, 7), nn.Tanh()]
             setattr(self, f"model{n}_1", nn.Sequential(*down))
             setattr(self, f"model{n}_2", nn.Sequential(*up))
+        self.initialise_(init)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self._check(x)

@@ -28,6 +28,7 @@ from pixelwise import rundir
 from pixelwise.config import apply_overrides, to_dict
 from pixelwise.errors import PixelwiseError
 from pixelwise.imagegrid import save_image_grid
+from pixelwise.input_kind import InputKind
 from pixelwise.runtime import describe_device, machine_load, resolve_device
 from pixelwise.study import html
 from pixelwise.study.config import (
@@ -88,10 +89,10 @@ def build_run_config(config: StudyConfig, task: str, spec: StudyModel, device: A
     study_overrides += [f"train.seed={config.seed}", f"train.device={device}", f"train.progress={config.progress}"]
     apply_overrides(data, study_overrides + list(spec.overrides))
     run_config = run_config_from_dict(data, where=f"{task}.models ({spec.preset})")
-    expected = "labels" if task == "labels" else "rgb"
-    if run_config.data.resolved_task != expected:
+    expected = InputKind.LABELS if task == "labels" else InputKind.PHOTO
+    if run_config.data.resolved_task is not expected:
         raise PixelwiseError(f"{task}: model preset {spec.preset!r} with data.format={run_config.data.format} is a "
-                             f"{run_config.data.resolved_task!r} task, but the {task} task needs {expected!r} data")
+                             f"'{run_config.data.resolved_task}' task, but the {task} task needs '{expected}' data")
     return run_config
 
 

@@ -105,7 +105,9 @@ class TrainConfig:
     num_workers: int = 0  # DataLoader workers per process (> 0: resumes are exact at epoch boundaries only)
     seed: int = 0
     device: str = "auto"  # auto (CUDA when available) | cpu | cuda | cuda:N
-    precision: Literal["fp32", "bf16", "fp16"] = "fp32"  # autocast; fp16 adds gradient scaling
+    # autocast dtype, named as on the CLI (--dtype): float32 | bfloat16 | float16 (adds gradient scaling); the
+    # older spellings fp32 / bf16 / fp16 are accepted as aliases
+    precision: Literal["float32", "bfloat16", "float16", "fp32", "bf16", "fp16"] = "float32"
     channels_last: bool = False
     compile: bool = False  # torch.compile the networks
     deterministic: bool = False  # deterministic algorithms (CPU runs are deterministic either way)
@@ -115,6 +117,11 @@ class TrainConfig:
     keep_checkpoints: int = 3  # keep the newest K checkpoints
     tensorboard: bool = True
     progress: bool = True  # tqdm progress bar (rank 0)
+
+    def __post_init__(self) -> None:
+        from pixelwise.runtime import canonical_dtype
+
+        self.precision = canonical_dtype(self.precision)  # type: ignore[assignment]
 
 
 @dataclass

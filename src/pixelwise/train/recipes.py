@@ -72,18 +72,12 @@ def build_generator(config: RunConfig) -> nn.Module:
 
     model_cfg = generator_config(config)
     try:
-        generator = create_model(config.model.name, config=model_cfg)
+        # the generator applies the init scheme, then its config's own inits (zero_init_output, ...), once each
+        generator = create_model(config.model.name, config=model_cfg, init=config.model.init)
     except ValueError as exc:
         if isinstance(exc, PixelwiseError):
             raise
         raise PixelwiseError(f"model.options do not make a valid {config.model.name}: {exc}") from exc
-    init_weights(generator, config.model.init)
-    # the models apply these in __init__; an init scheme other than "pytorch" overwrote them, so re-apply
-    # (zero_init_output last: it wins when both are set)
-    if config.model.init != "pytorch" and getattr(model_cfg, "shared_mlp_init", False):
-        generator.shared_mlp_init_()
-    if getattr(model_cfg, "zero_init_output", False):
-        generator.zero_init_output_()
     if config.model.init_from:
         init_generator(generator, config.model.init_from)
     return generator

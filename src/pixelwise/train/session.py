@@ -132,11 +132,11 @@ class Session:
         self.g_raw = recipes.build_generator(config).to(device=self.device, memory_format=self.memory_format)
         self.d_raw = recipes.build_discriminator(config).to(device=self.device, memory_format=self.memory_format)
         self.recipe = recipes.Recipe.from_config(config).to(self.device, self.memory_format)
-        self.amp_dtype = {"bf16": torch.bfloat16, "fp16": torch.float16}.get(tc.precision)
-        self.scaler_g = torch.amp.GradScaler(self.device.type, enabled=tc.precision == "fp16")
+        self.amp_dtype = {"bfloat16": torch.bfloat16, "float16": torch.float16}.get(tc.precision)
+        self.scaler_g = torch.amp.GradScaler(self.device.type, enabled=tc.precision == "float16")
         # the critic's gradient penalty differentiates the scaled output twice: start lower than 2**16, which
         # overflows it in fp16 on the first step (and with one critic step per G step there is no retry)
-        self.scaler_d = torch.amp.GradScaler(self.device.type, init_scale=2.0**8, enabled=tc.precision == "fp16")
+        self.scaler_d = torch.amp.GradScaler(self.device.type, init_scale=2.0**8, enabled=tc.precision == "float16")
         self.opt_d = adam(list(self.d_raw.parameters()), config.optim.lr_d, config.optim.betas,
                           config.optim.weight_decay_d)
 
@@ -278,7 +278,7 @@ class Session:
         raise TrainingDivergedError(
             f"{', '.join(bad)} became NaN/Inf at step {step} (epoch {epoch}); training stopped without saving, "
             f"{where}. Resume it with --resume auto after lowering optim.lr_g / optim.lr_d, or with "
-            f"train.precision=fp32 if it ran in fp16/bf16"
+            f"train.precision=float32 if it ran in float16/bfloat16"
         )
 
     # --- checkpoints -----------------------------------------------------------------------------------------

@@ -76,10 +76,40 @@ def test_asapnet_tiny_starts_from_a_shared_mlp():
 
 
 def test_shared_mlp_init_survives_an_init_scheme_that_would_overwrite_it():
-    """model.init=xavier zeroes conv biases, where the shared MLP lives: the recipe re-applies it."""
+    """model.init=xavier zeroes conv biases, where the shared MLP lives: the generator applies it after the scheme."""
     from pixelwise.train.recipes import build_generator
 
     torch.manual_seed(0)
     generator = build_generator(load_run_config("asapnet-tiny", ["model.init=xavier"]))
     last = generator.lowres_stream.model[-1]
     assert last.weight.abs().max() < 0.05 and last.bias.std() > 0.2
+
+
+@pytest.mark.parametrize(("preset", "overrides"), [("asapnet-tiny", ["model.init=xavier"]), ("asapnet-tiny", []),
+                                                   ("deblurgan-asap-tiny", []), ("deblurgan-tiny", []),
+                                                   ("pix2pixhd-tiny", [])])
+def test_build_generator_gives_the_generators_own_init_each_step_once(preset, overrides, monkeypatch):
+    """The recipe builds the generator with its init scheme; the generator applies the scheme, then its config's
+    own initialisations, once each: the weights equal a generator built alone with that scheme, and no special
+    init runs twice."""
+    from pixelwise.models.asapnet import ASAPNetGenerator
+    from pixelwise.models.deblurgan import ResnetGenerator
+    from pixelwise.train.recipes import build_generator, generator_config
+
+    config = load_run_config(preset, overrides)
+    calls: list[str] = []
+    for cls in (ASAPNetGenerator, ResnetGenerator):
+        for name in ("shared_mlp_init_", "zero_init_output_"):
+            if hasattr(cls, name):
+                original = getattr(cls, name)
+                monkeypatch.setattr(cls, name, lambda self, *a, _o=original, _n=name, **k: (calls.append(_n),
+                                                                                           _o(self, *a, **k))[1])
+    torch.manual_seed(7)
+    built = build_generator(config)
+    expected = [n for n in ("shared_mlp_init_", "zero_init_output_")
+                if getattr(generator_config(config), n.rstrip("_"), False)]
+    assert calls == expected
+    torch.manual_seed(7)
+    own = pixelwise.create_model(config.model.name, config=generator_config(config), init=config.model.init)
+    assert built.state_dict().keys() == own.state_dict().keys()
+    assert all(torch.equal(v, own.state_dict()[k]) for k, v in built.state_dict().items())

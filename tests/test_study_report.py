@@ -15,6 +15,8 @@ from pixelwise.errors import PixelwiseError
 from pixelwise.study import html, plots, tables
 from pixelwise.study import results as study_results
 
+from .helpers import png_ok
+
 HAS_CHROMIUM = browser_check.find_chromium() is not None
 
 
@@ -72,13 +74,6 @@ def test_read_jsonl_skips_torn_line(tmp_path: Path) -> None:
     assert plots.read_jsonl(tmp_path / "absent.jsonl") == []
 
 
-def _png_ok(path: Path) -> bool:
-    from PIL import Image
-
-    with Image.open(path) as image:
-        return image.size[0] > 50 and image.size[1] > 50 and path.stat().st_size > 1000
-
-
 def _write_plots(out: Path) -> list[str]:
     rng = np.random.default_rng(0)
     records = [{"step": i, "epoch": i // 10, "loss/G_GAN": float(rng.random()), "loss/D": 1 + float(rng.random())}
@@ -100,7 +95,7 @@ def _write_plots(out: Path) -> list[str]:
 
 def test_plots_are_real_pngs(tmp_path: Path) -> None:
     for name in _write_plots(tmp_path):
-        assert _png_ok(tmp_path / name), name
+        assert png_ok(tmp_path / name), name
 
 
 def test_to_uint8_image_layouts() -> None:
@@ -234,7 +229,7 @@ def test_study_report_from_results(tmp_path: Path, fid_available: bool) -> None:
     assert "Demo run: tiny models" in page and "CPU: test (2 threads)" in page
     assert "label colour (the baseline)" in page  # the grid caption names the baseline column
     for name in ("loss_asapnet", "loss_deblurgan-asap", "metrics_labels", "metrics_deblur", "runtime"):
-        assert _png_ok(tmp_path / html.FIGURES_DIR / f"{name}.png")
+        assert png_ok(tmp_path / html.FIGURES_DIR / f"{name}.png")
 
 
 def test_study_report_needs_results(tmp_path: Path) -> None:

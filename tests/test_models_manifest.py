@@ -1,13 +1,11 @@
-"""Issue 11.2: every loader of run / checkpoint dirs verifies the manifest; 11.3: config.json that does not
+"""pixelwise.models.manifest: every loader of run / checkpoint dirs verifies the manifest; config.json that does not
 fit its weights, and invalid configs, are one line naming the tensor, both shapes and the likely field."""
 
 from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from pixelwise.cli import main
 from pixelwise.errors import PixelwiseError
@@ -15,6 +13,8 @@ from pixelwise.models.io import load_generator
 from pixelwise.registry import create_model
 from pixelwise.train import checkpoint
 from pixelwise.train.recipes import init_generator
+
+from .helpers import one_line_error, save_photo
 
 
 def _run_with_two_checkpoints(tmp_path):
@@ -32,17 +32,6 @@ def _flip_one_bit(path):
     path.write_bytes(bytes(data))
 
 
-def _photo(path):
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(path)
-    return path
-
-
-def _one_line(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "Traceback" not in err, err
-    return err
-
-
 @pytest.fixture
 def damaged_run(tmp_path):
     run = _run_with_two_checkpoints(tmp_path)
@@ -52,8 +41,8 @@ def damaged_run(tmp_path):
 
 def test_infer_refuses_a_bit_flipped_checkpoint_and_names_the_intact_one(damaged_run, tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["infer", str(damaged_run), str(_photo(tmp_path / "in.png")), "-o", str(out), "--quiet"]) == 2
-    err = _one_line(capsys)
+    assert main(["infer", str(damaged_run), str(save_photo(tmp_path / "in.png")), "-o", str(out), "--quiet"]) == 2
+    err = one_line_error(capsys)
     step4, step2 = damaged_run / "checkpoints" / "step_4", damaged_run / "checkpoints" / "step_2"
     assert f"{step4 / 'generator.safetensors'} does not match the SHA-256" in err
     assert f"newest intact earlier checkpoint is {step2}" in err
@@ -64,7 +53,7 @@ def test_infer_refuses_a_bit_flipped_checkpoint_and_names_the_intact_one(damaged
 
 def test_export_init_from_and_the_shared_loader_verify_too(damaged_run, tmp_path, capsys):
     assert main(["export", str(damaged_run), "-o", str(tmp_path / "m.onnx"), "--no-verify"]) == 2
-    assert "step_4" in _one_line(capsys)
+    assert "step_4" in one_line_error(capsys)
     assert not (tmp_path / "m.onnx").exists()
     with pytest.raises(PixelwiseError, match="model.init_from=.*does not match the SHA-256.*step_2"):
         init_generator(create_model("deblurgan", ngf=4, n_blocks=1), str(damaged_run))
@@ -95,18 +84,18 @@ def _model_dir(tmp_path, **config):
     return tmp_path / "m"
 
 
-def test_config_that_does_not_fit_its_weights_is_one_line(tmp_path, capsys):
+def test_config_that_does_not_fit_its_weights_isone_line_error(tmp_path, capsys):
     model = _model_dir(tmp_path, ngf=16)
-    assert main(["infer", str(model), str(_photo(tmp_path / "in.png")), "-o", str(tmp_path / "o"), "--quiet"]) == 2
-    err = _one_line(capsys)
+    assert main(["infer", str(model), str(save_photo(tmp_path / "in.png")), "-o", str(tmp_path / "o"), "--quiet"]) == 2
+    err = one_line_error(capsys)
     assert "tensor " in err and "has shape [8, 3, 7, 7] in the file but [16, 3, 7, 7]" in err
     assert "ngf=8 (config.json says 16)" in err and str(model / "config.json") in err
 
 
 def test_negative_and_non_power_of_two_configs_fail_when_built(tmp_path, capsys):
     model = _model_dir(tmp_path, ngf=-8)
-    assert main(["infer", str(model), str(_photo(tmp_path / "in.png")), "-o", str(tmp_path / "o"), "--quiet"]) == 2
-    assert "ngf=-8 is invalid" in _one_line(capsys)
+    assert main(["infer", str(model), str(save_photo(tmp_path / "in.png")), "-o", str(tmp_path / "o"), "--quiet"]) == 2
+    assert "ngf=-8 is invalid" in one_line_error(capsys)
     with pytest.raises(PixelwiseError, match="power of two"):
         create_model("asapnet", downsampling=12)
     with pytest.raises(PixelwiseError, match="n_blocks=-1"):

@@ -20,7 +20,7 @@ QUIET = ["train.progress=false", "train.tensorboard=false", "train.sample_every=
          "train.log_every=10"]
 
 
-pytestmark = pytest.mark.usefixtures("one_thread")  # conftest.one_thread
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]  # trains models; conftest.one_thread
 
 
 def held_out_tiles(count: int = 4) -> tuple[torch.Tensor, torch.Tensor]:

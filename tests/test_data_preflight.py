@@ -1,4 +1,4 @@
-"""Issue 11.1: bad training data is found before the first step, all of it at once, in one report; a
+"""pixelwise.data.preflight: bad training data is found before the first step, all of it at once, in one report; a
 DataLoader worker's error stays one line."""
 
 from __future__ import annotations
@@ -14,15 +14,12 @@ from pixelwise.data.config import DataConfig
 from pixelwise.data.preflight import SHOWN, DataCheckError, check_dataset_files, find_problems, worker_errors
 from pixelwise.errors import PixelwiseError
 
+from .helpers import save_photo
 from .test_train_loop import QUIET
 
 
-def _png(path, h=40, w=40, seed=0, mode="RGB"):
-    rng = np.random.default_rng(seed)
-    shape = (h, w, 3) if mode == "RGB" else (h, w)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(rng.integers(0, 255, shape, dtype=np.uint8)).save(path)
-    return path
+def _png(path, h=40, w=40, seed=0):
+    return save_photo(path, h, w, seed)
 
 
 def _paired(root, n=4):
@@ -78,7 +75,7 @@ def test_label_ids_and_headers_vs_full(tmp_path):
     for i in range(3):
         _png(root / "train_images" / f"{i}.png", seed=i)
         label = np.full((40, 40), i, dtype=np.uint8)
-        Image.fromarray(label).save(_png(root / "train_labels" / f"{i}.png", mode="L"))
+        Image.fromarray(label).save(save_photo(root / "train_labels" / f"{i}.png", 40, 40, channels=1))
     Image.fromarray(np.full((40, 40), 9, dtype=np.uint8)).save(root / "train_labels" / "2.png")  # id 9 >= 4
     config = DataConfig(format="flat", root=str(root), label_nc=4, instance_edge=False)
     dataset = build_dataset(config, "train", train=True)

@@ -1,4 +1,4 @@
-"""Outputs honour the umask (issue 11.6) and I/O failures are one line with nothing half-written (11.5)."""
+"""pixelwise.fileio: outputs honour the umask and I/O failures are one line with nothing half-written."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import os
 import stat
 import tempfile
 
-import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -16,6 +15,8 @@ from pixelwise.cli import main
 from pixelwise.fileio import OutputError, atomic_write_bytes
 from pixelwise.registry import create_model
 from pixelwise.train import checkpoint
+
+from .helpers import one_line_error, save_photo
 
 
 @pytest.fixture
@@ -35,18 +36,6 @@ def _tiny_model_dir(tmp_path):
     return tmp_path / "model"
 
 
-def _photo(path, h=16, w=16):
-    rng = np.random.default_rng(0)
-    Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path)
-    return path
-
-
-def _one_line_error(capsys) -> str:
-    err = capsys.readouterr().err.strip()
-    assert "\n" not in err and "Traceback" not in err, err
-    return err
-
-
 # --- 11.6 umask -----------------------------------------------------------------------------------------
 def test_atomic_writes_and_checkpoints_honour_the_umask(tmp_path, umask022):
     atomic_write_bytes(tmp_path / "a.bin", b"x")
@@ -64,7 +53,7 @@ def test_atomic_writes_and_checkpoints_honour_the_umask(tmp_path, umask022):
 
 def test_infer_outputs_honour_the_umask(tmp_path, umask022):
     model = _tiny_model_dir(tmp_path)
-    assert main(["infer", str(model), str(_photo(tmp_path / "in.png")), "-o", str(tmp_path / "out"),
+    assert main(["infer", str(model), str(save_photo(tmp_path / "in.png")), "-o", str(tmp_path / "out"),
                  "--quiet"]) == 0
     assert _mode(tmp_path / "out" / "in.png") == 0o644
     assert _mode(tmp_path / "out") == 0o755
@@ -73,7 +62,7 @@ def test_infer_outputs_honour_the_umask(tmp_path, umask022):
 # --- 11.5 I/O errors ----------------------------------------------------------------------------------
 def test_disk_full_during_infer_is_one_line_and_leaves_nothing(tmp_path, monkeypatch, capsys):
     model = _tiny_model_dir(tmp_path)
-    inputs = [str(_photo(tmp_path / f"in{i}.png")) for i in range(2)]
+    inputs = [str(save_photo(tmp_path / f"in{i}.png")) for i in range(2)]
     real_save = Image.Image.save
 
     def full_disk(self, fp, *args, **kwargs):
@@ -83,7 +72,7 @@ def test_disk_full_during_infer_is_one_line_and_leaves_nothing(tmp_path, monkeyp
     monkeypatch.setattr(Image.Image, "save", full_disk)
     out = tmp_path / "out"
     assert main(["infer", str(model), *inputs, "-o", str(out), "--quiet"]) == 2
-    err = _one_line_error(capsys)
+    err = one_line_error(capsys)
     assert "disk is full" in err and str(out / "in0.png") in err and "free some space" in err
     assert list(out.iterdir()) == []  # no torn PNG, no temp file
 
@@ -118,8 +107,8 @@ def test_read_only_output_dir_is_one_line(tmp_path, monkeypatch, capsys):
         raise PermissionError(errno.EROFS, "Read-only file system")
 
     monkeypatch.setattr(tempfile, "mkstemp", read_only)
-    assert main(["infer", str(model), str(_photo(tmp_path / "in.png")), "-o", str(out), "--quiet"]) == 2
-    err = _one_line_error(capsys)
+    assert main(["infer", str(model), str(save_photo(tmp_path / "in.png")), "-o", str(out), "--quiet"]) == 2
+    err = one_line_error(capsys)
     assert f"{out} is not writable" in err and "choose a folder you can write to" in err
 
 
@@ -128,8 +117,8 @@ def test_non_creatable_output_path_is_one_line(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("not a folder")
     out = blocker / "sub" / "out"
-    assert main(["infer", str(model), str(_photo(tmp_path / "in.png")), "-o", str(out), "--quiet"]) == 2
-    err = _one_line_error(capsys)
+    assert main(["infer", str(model), str(save_photo(tmp_path / "in.png")), "-o", str(out), "--quiet"]) == 2
+    err = one_line_error(capsys)
     assert "is a file, not a folder" in err and str(out) in err
 
 
@@ -138,5 +127,5 @@ def test_non_creatable_run_dir_is_one_line(tmp_path, capsys):
     blocker.write_text("x")
     assert main(["train", "deblurgan-tiny", "--run-dir", str(blocker / "run"), "train.max_steps=1",
                  "train.progress=false", "data.validate=off"]) == 2
-    err = _one_line_error(capsys)
+    err = one_line_error(capsys)
     assert str(blocker / "run") in err and "not a folder" in err

@@ -1,8 +1,9 @@
-"""Issue 11.7: a run whose losses stay finite but whose weights explode, or whose critic died, stops with the
-NaN guard's kind of message and keeps the last good checkpoint."""
+"""pixelwise.train.guards: a run whose losses stay finite but whose weights explode, or whose critic died, stops
+with the NaN guard's kind of message and keeps the last good checkpoint."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -13,6 +14,7 @@ from pixelwise.train.guards import DEAD_CRITIC_STEPS, MAX_GRAD_NORM, DivergenceG
 from .test_train_loop import small
 
 
+@pytest.mark.slow
 def test_huge_learning_rate_stops_and_keeps_the_last_good_checkpoint(tmp_path, capsys):
     run = tmp_path / "run"
     base = ["train", "deblurgan-tiny", "--run-dir", str(run), *small("deblurgan-tiny", "train.checkpoint_every=1")]

@@ -36,6 +36,7 @@ def _gray(x: torch.Tensor) -> torch.Tensor:
     return torch.zeros(x.shape[0], 3, *x.shape[2:])
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", ["asapnet-tiny", "pix2pixhd-tiny", "pix2pixhd-local-tiny"])
 def test_short_label_run_beats_constant_gray(preset: str, tmp_path: Path) -> None:
     config = load_run_config(preset, [*SMALL, "train.max_steps=60", "data.max_images=40", "train.seed=0"])

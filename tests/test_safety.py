@@ -1,5 +1,6 @@
-"""Issue 11.8: inputs are checked before any output is written; the real problem is reported first; junk VGG
-files and crafted TorchScript archives are explained; export reports its parity check."""
+"""pixelwise.safety and the checks before work: inputs are checked before any output is written; the real
+problem is reported first; junk VGG files and crafted TorchScript archives are explained; export reports its
+parity check."""
 
 from __future__ import annotations
 
@@ -7,25 +8,20 @@ import pickle
 import warnings
 import zipfile
 
-import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from pixelwise.cli import main
 from pixelwise.errors import PixelwiseError
 from pixelwise.registry import create_model
 from pixelwise.safety import check_torchscript_archive, pickle_globals
 
-
-def _photo(path, h=16, w=16):
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)).save(path)
-    return path
+from .helpers import save_photo
 
 
 def test_infer_checks_every_input_before_writing_any(tmp_path, capsys):
     create_model("deblurgan", ngf=4, n_blocks=1).save_pretrained(tmp_path / "m")
-    good = [_photo(tmp_path / f"a{i}.png") for i in range(2)]
+    good = [save_photo(tmp_path / f"a{i}.png") for i in range(2)]
     (tmp_path / "b.png").write_text("junk")
     data = good[0].read_bytes()
     (tmp_path / "c.png").write_bytes(data[: len(data) // 2])
@@ -41,7 +37,7 @@ def test_infer_checks_every_input_before_writing_any(tmp_path, capsys):
 def test_blur_checks_every_photo_before_writing_any(tmp_path, capsys):
     sharp = tmp_path / "sharp"
     sharp.mkdir()
-    _photo(sharp / "a.png", 32, 32)
+    save_photo(sharp / "a.png", 32, 32)
     (sharp / "z.png").write_text("junk")
     out = tmp_path / "out"
     assert main(["blur", str(sharp), str(out)]) == 2
@@ -53,7 +49,7 @@ def test_blur_checks_every_photo_before_writing_any(tmp_path, capsys):
 def test_photo_given_to_a_label_model_says_so_first(tmp_path, capsys):
     create_model("pix2pixhd", input_nc=7, ngf=4, n_downsample_global=2, n_blocks_global=1
                  ).save_pretrained(tmp_path / "m")  # 6 labels + instance edge
-    photo = _photo(tmp_path / "photo.png")
+    photo = save_photo(tmp_path / "photo.png")
     assert main(["infer", str(tmp_path / "m"), str(photo), "-o", str(tmp_path / "o"), "--quiet"]) == 2
     err = capsys.readouterr().err.strip()
     assert "has 3 channel(s)" in err and "expected a single-channel integer id map" in err
@@ -102,7 +98,7 @@ def test_crafted_torchscript_archive_is_refused_before_loading(tmp_path):
     with pytest.raises(PixelwiseError, match="is refused"):
         inception_state_dict(InceptionSource("path", evil, "torchscript"))
     with pytest.raises(PixelwiseError, match="not a TorchScript archive"):
-        check_torchscript_archive(_photo(tmp_path / "x.png"))
+        check_torchscript_archive(save_photo(tmp_path / "x.png"))
 
 
 def test_eval_help_warns_about_torchscript(capsys):
