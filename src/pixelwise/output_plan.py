@@ -1,0 +1,117 @@
+"""Where each output goes, decided before any work: :func:`plan_outputs`.
+
+- Names: ``OUTPUT/<input stem><suffix>.<format's extension>``; two inputs that would get the same output are
+  refused in one line.
+- No input is ever overwritten: an output path that resolves to an input file (the same path, a symlink to
+  it, a hard link of it) or to a ``protected`` file is refused in one line naming both and the fix, before
+  anything is read or written. ``--output`` may be the inputs' own folder when the names cannot collide
+  (e.g. ``--suffix _sharp``).
+- Existing outputs are skipped (counted in :attr:`OutputPlan.skipped`) unless ``overwrite``, so an interrupted
+  folder run started again resumes where it stopped. Outputs are written atomically (:mod:`pixelwise.fileio`),
+  so an existing output is a whole file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+from pixelwise.errors import PixelwiseError
+
+OUTPUT_FORMATS = ("png", "jpg", "webp", "same")  # --format choices; same: the input's own format
+DEFAULT_FORMAT = "png"
+PIL_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
+               ".bmp": "BMP", ".ppm": "PPM", ".pgm": "PPM", ".pbm": "PPM"}  # file suffix -> Pillow's format
+EXTENSION = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp", "TIFF": ".tif", "BMP": ".bmp", "PPM": ".ppm"}
+
+
+def output_format(fmt: str | None, path: str | Path, source_format: str | None = None) -> str:
+    """Pillow's format name for ``fmt`` (png, jpg, webp; same: ``source_format``, the input's) or, when None,
+    ``path``'s suffix."""
+    if fmt is None:
+        name = PIL_FORMATS.get(Path(path).suffix.lower())
+    elif fmt == "same":
+        name = source_format if source_format in EXTENSION else "PNG"
+    else:
+        name = {"png": "PNG", "jpg": "JPEG", "jpeg": "JPEG", "webp": "WEBP"}.get(fmt.lower())
+    if name is None:
+        raise PixelwiseError(f"output {path}: format {fmt or Path(path).suffix!r} is not one of png, jpg, webp "
+                             f"or same (the input's format)")
+    return name
+
+
+def output_suffix(fmt: str, source: Path) -> str:
+    """The file suffix of an output in format ``fmt`` (png, jpg, webp; same: ``source``'s own suffix)."""
+    if fmt == "same":
+        return source.suffix if source.suffix.lower() in PIL_FORMATS else ".png"
+    return EXTENSION[output_format(fmt, source)]
+
+
+@dataclasses.dataclass
+class OutputPlan:
+    """(input, output) pairs to produce, and those skipped because the output exists."""
+
+    output_dir: Path
+    jobs: list[tuple[Path, Path]]
+    skipped: list[tuple[Path, Path]]
+
+    def skipped_line(self) -> str | None:
+        """The one line a command prints about skipped outputs (None when nothing was skipped)."""
+        if not self.skipped:
+            return None
+        return (f"skipped {len(self.skipped)} input(s) whose output already exists in {self.output_dir} "
+                f"(--overwrite redoes them)")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def refuse_overwriting_inputs(outputs: Iterable[Path], inputs: Iterable[Path], fix: str) -> None:
+    """One line if an output path is (resolves to, or is a hard link of) one of ``inputs``."""
+    by_path = {Path(p).resolve(): Path(p) for p in inputs}
+    for output in outputs:
+        hit = by_path.get(Path(output).resolve())
+        if hit is None and Path(output).exists():
+            hit = next((p for p in by_path.values() if _same_file(output, p)), None)
+        if hit is not None:
+            raise PixelwiseError(f"output {output} would overwrite the input {hit}; nothing was written: {fix}")
+
+
+def plan_outputs(inputs: Sequence[str | Path], output_dir: str | Path, *, suffix: str = "", format: str = "png",
+                 overwrite: bool = False, protected: Iterable[str | Path] = (),
+                 option: str = "--output") -> OutputPlan:
+    """Plan ``OUTPUT/<stem><suffix>.<ext>`` for every input (see the module docstring). ``protected``: more
+    files no output may replace (e.g. instance maps). Raises one line; creates and writes nothing."""
+    if format not in OUTPUT_FORMATS:
+        raise PixelwiseError(f"--format {format!r}: use one of {', '.join(OUTPUT_FORMATS)}")
+    if os.sep in suffix or (os.altsep and os.altsep in suffix):
+        raise PixelwiseError(f"--suffix {suffix!r} must be part of a file name, without a folder separator")
+    output_dir = Path(output_dir)
+    if output_dir.exists() and not output_dir.is_dir():
+        raise PixelwiseError(f"{option} {output_dir} is a file; give a folder for the outputs")
+    inputs = [Path(p) for p in inputs]
+    outputs: dict[Path, Path] = {}
+    for path in inputs:
+        target = output_dir / f"{path.stem}{suffix}{output_suffix(format, path)}"
+        key = Path(os.path.normcase(target.resolve()))
+        if key in outputs:
+            raise PixelwiseError(f"inputs {outputs[key]} and {path} would both be written as {target}; translate "
+                                 f"them into different {option} folders or rename one")
+        outputs[key] = path
+    pairs = [(path, output_dir / f"{path.stem}{suffix}{output_suffix(format, path)}") for path in inputs]
+    fix = (f"choose another {option} folder, or add a --suffix (e.g. --suffix _out) so outputs get names of "
+           f"their own")
+    refuse_overwriting_inputs([out for _, out in pairs], [*inputs, *(Path(p) for p in protected)], fix)
+    jobs = [(i, o) for i, o in pairs if overwrite or not o.exists()]
+    skipped = [(i, o) for i, o in pairs if not overwrite and o.exists()]
+    return OutputPlan(output_dir, jobs, skipped)
+
+
+__all__ = ["DEFAULT_FORMAT", "OUTPUT_FORMATS", "OutputPlan", "output_format", "output_suffix", "plan_outputs",
+           "refuse_overwriting_inputs"]
