@@ -4,8 +4,8 @@
   refused in one line.
 - No input is ever overwritten: an output path that resolves to an input file (the same path, a symlink to
   it, a hard link of it) or to a ``protected`` file is refused in one line naming both and the fix, before
-  anything is read or written. ``--output`` may be the inputs' own folder when the names cannot collide
-  (e.g. ``--suffix _sharp``).
+  anything is read or written. ``--output`` may be the inputs' own folder only with a ``suffix`` (e.g.
+  ``--suffix _sharp``), so that no output can take the name of a photo there.
 - Existing outputs are skipped (counted in :attr:`OutputPlan.skipped`) unless ``overwrite``, so an interrupted
   folder run started again resumes where it stopped. Outputs are written atomically (:mod:`pixelwise.fileio`),
   so an existing output is a whole file.
@@ -108,6 +108,10 @@ def plan_outputs(inputs: Sequence[str | Path], output_dir: str | Path, *, suffix
     fix = (f"choose another {option} folder, or add a --suffix (e.g. --suffix _out) so outputs get names of "
            f"their own")
     refuse_overwriting_inputs([out for _, out in pairs], [*inputs, *(Path(p) for p in protected)], fix)
+    for path, out in pairs if not suffix else []:
+        if out.parent.resolve() == path.parent.resolve():
+            raise PixelwiseError(f"output {out} would go into the folder of its input {path} without a --suffix, "
+                                 f"where it could replace another photo; nothing was written: {fix}")
     jobs = [(i, o) for i, o in pairs if overwrite or not o.exists()]
     skipped = [(i, o) for i, o in pairs if not overwrite and o.exists()]
     return OutputPlan(output_dir, jobs, skipped)
