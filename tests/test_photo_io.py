@@ -66,6 +66,22 @@ def test_16bit_rgb_and_rgba_png_tiff_and_ppm_are_read_whole_and_written_at_16_bi
     assert np.array_equal(photo.pixels, samples)
     write_photo(tmp_path / "t2.tif", photo, photo.rgb)
     assert np.array_equal(tifffile.imread(tmp_path / "t2.tif"), samples)
+    for compression in (None, "zlib"):  # a sideways 16-bit TIFF is read upright (Pillow turns TIFFs itself)
+        tifffile.imwrite(tmp_path / "o.tif", samples, compression=compression, extratags=[(274, "H", 1, 6, True)])
+        photo = read_photo(tmp_path / "o.tif")
+        assert photo.orientation == 6 and np.array_equal(photo.pixels, np.rot90(samples, -1))
+        assert photo_header(tmp_path / "o.tif").size == (9, 6)
+
+
+@pytest.mark.parametrize("orientation", [2, 5, 6, 8])
+def test_8bit_tiff_orientation(tmp_path: Path, orientation: int) -> None:
+    stored = RNG.integers(0, 256, (6, 10, 3), dtype=np.uint8)
+    Image.fromarray(stored).save(tmp_path / "p.tif", exif=_exif(orientation))
+    turn = {2: Image.Transpose.FLIP_LEFT_RIGHT, 5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270,
+            8: Image.Transpose.ROTATE_90}[orientation]  # what EXIF orientation means (as ImageOps.exif_transpose)
+    shown = np.asarray(Image.fromarray(stored).transpose(turn))
+    photo = read_photo(tmp_path / "p.tif")
+    assert np.array_equal(photo.pixels, shown) and photo_header(tmp_path / "p.tif").size == shown.shape[:2]
 
 
 def test_16bit_values_change_only_by_the_model(tmp_path: Path) -> None:
@@ -111,6 +127,9 @@ def test_icc_and_exif_travel_and_jpeg_quality(tmp_path: Path) -> None:
         assert written.getexif().get(0x0112) == 1
     sizes = [write_photo(tmp_path / f"q{q}.jpg", photo, photo.rgb, quality=q).stat().st_size for q in (20, 95)]
     assert sizes[0] < sizes[1] and DEFAULT_QUALITY == 95
+    from pixelwise.commands.outputs import DEFAULT_QUALITY as STATED_IN_HELP
+
+    assert STATED_IN_HELP == DEFAULT_QUALITY
     with pytest.raises(PixelwiseError, match="alpha channel, which JPEG cannot hold"):
         Image.new("RGBA", (4, 4)).save(tmp_path / "a.png")
         write_photo(tmp_path / "a.jpg", read_photo(tmp_path / "a.png"), torch.zeros(3, 4, 4))

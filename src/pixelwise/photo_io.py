@@ -19,6 +19,7 @@ Colours are never converted: the ICC profile travels with the pixels. Label maps
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -112,6 +113,21 @@ def _orient(array: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(turns.get(orientation, turns[1])(array))
 
 
+@functools.cache
+def _pillow_orients_tiff() -> bool:
+    """Whether this Pillow applies a TIFF's orientation tag itself when it loads (and sizes) the image
+    (Pillow 12 does): tried once on a 2 x 1 TIFF tagged "mirrored"."""
+    import io
+
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x0112] = 2
+    Image.fromarray(np.array([[0, 255]], dtype=np.uint8)).save(buffer, format="TIFF", exif=exif)
+    buffer.seek(0)
+    with Image.open(buffer) as image:
+        return int(np.asarray(image)[0, 0]) == 255
+
+
 def _open(path: Path) -> Image.Image:
     if not path.is_file():
         raise PixelwiseError(f"image {path} does not exist (was it moved or deleted while listing?)")
@@ -174,7 +190,7 @@ def read_photo(path: str | Path) -> Photo:
                                  f"photo (PNG or TIFF)")
         try:
             sixteen = photo16.is_16bit(image)  # before anything loads the image (loading empties its tiles)
-            exif_block = image.getexif()
+            orientation = int(image.getexif().get(0x0112, 1) or 1)
             info = dict(image.info)
             colour, alpha, gray = _samples(path, image, sixteen)
         except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
@@ -182,15 +198,16 @@ def read_photo(path: str | Path) -> Photo:
                                  f"re-download or replace it") from exc
     finally:
         image.close()
-    orientation = int(exif_block.get(0x0112, 1) or 1)
     orientation = orientation if 1 <= orientation <= 8 else 1
+    applied = orientation if fmt == "TIFF" and _pillow_orients_tiff() else 1  # Pillow turned it while loading
     exif = info.get("exif") if fmt in ("JPEG", "PNG", "WEBP") else None
     if isinstance(exif, bytes) and exif and not exif.startswith(photo16.EXIF_PREFIX):
         exif = photo16.EXIF_PREFIX + exif
     if exif and orientation != 1:
         exif = photo16.reset_orientation(exif)
     icc = info.get("icc_profile") or None
-    return Photo(pixels=_orient(colour, orientation), alpha=None if alpha is None else _orient(alpha, orientation),
+    turn = 1 if applied != 1 else orientation
+    return Photo(pixels=_orient(colour, turn), alpha=None if alpha is None else _orient(alpha, turn),
                  bit_depth=16 if colour.dtype == np.uint16 else 8, icc=None if mode in _FOREIGN_ICC else icc,
                  exif=exif or None, format=fmt, grayscale=gray, orientation=orientation, path=path)
 
@@ -226,7 +243,8 @@ def photo_header(path: str | Path) -> PhotoHeader:
     with _open(Path(path)) as image:
         alpha = image.mode in _ALPHA_MODES or (image.mode == "P" and "transparency" in image.info)
         height, width = image.height, image.width
-        if _header_orientation(image) >= 5:
+        tiff_turned = image.format == "TIFF" and _pillow_orients_tiff()  # then its size is already as shown
+        if not tiff_turned and _header_orientation(image) >= 5:
             height, width = width, height
         fmt = "JPEG" if image.format == "MPO" else image.format or ""
         return PhotoHeader(fmt, image.mode, (height, width), alpha)
@@ -280,7 +298,7 @@ def write_photo(path: str | Path, photo: Photo | None, rgb: torch.Tensor, *, for
     options: dict[str, object] = {}
     if fmt in ("PNG", "JPEG", "WEBP", "TIFF") and icc:
         options["icc_profile"] = icc
-    if fmt in ("PNG", "JPEG", "WEBP") and exif:
+    if fmt in ("PNG", "JPEG", "WEBP") and exif and (fmt != "JPEG" or len(exif) <= 65533):  # JPEG: one segment
         options["exif"] = exif
     if fmt in ("JPEG", "WEBP"):
         options["quality"] = DEFAULT_QUALITY if quality is None else int(quality)
