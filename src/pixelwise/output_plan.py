@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from pixelwise.errors import PixelwiseError
@@ -65,20 +65,44 @@ class OutputPlan:
                 f"(--overwrite redoes them)")
 
 
-def _same_file(a: Path, b: Path) -> bool:
+class _Resolver:
+    """``Path.resolve()`` with each folder resolved once (a folder of 10 000 photos: 10 000 lstat calls, not
+    one per path component per file); a file that is itself a symlink is resolved in full."""
+
+    def __init__(self) -> None:
+        self.folders: dict[Path, Path] = {}
+
+    def folder(self, path: Path) -> Path:
+        if path not in self.folders:
+            self.folders[path] = path.resolve()
+        return self.folders[path]
+
+    def __call__(self, path: Path) -> Path:
+        return path.resolve() if path.is_symlink() else self.folder(path.parent) / path.name
+
+
+def _file_id(path: Path) -> tuple[int, int] | None:
     try:
-        return os.path.samefile(a, b)
+        stat = path.stat()
     except OSError:
-        return False
+        return None
+    return stat.st_dev, stat.st_ino
 
 
-def refuse_overwriting_inputs(outputs: Iterable[Path], inputs: Iterable[Path], fix: str) -> None:
-    """One line if an output path is (resolves to, or is a hard link of) one of ``inputs``."""
-    by_path = {Path(p).resolve(): Path(p) for p in inputs}
-    for output in outputs:
-        hit = by_path.get(Path(output).resolve())
-        if hit is None and Path(output).exists():
-            hit = next((p for p in by_path.values() if _same_file(output, p)), None)
+def refuse_overwriting_inputs(outputs: Iterable[Path], inputs: Iterable[Path], fix: str,
+                              resolve: Callable[[Path], Path] | None = None) -> None:
+    """One line if an output path is one of ``inputs``: the same path once resolved (symlinks followed), or
+    the same file under another name (a hard link). Each file is looked at once."""
+    resolve = resolve or _Resolver()
+    inputs = [Path(p) for p in inputs]
+    by_path = {resolve(p): p for p in inputs}
+    by_id: dict[tuple[int, int], Path] | None = None
+    for output in map(Path, outputs):
+        hit = by_path.get(resolve(output))
+        if hit is None and output.exists():
+            if by_id is None:
+                by_id = {key: p for p in inputs if (key := _file_id(p)) is not None}
+            hit = by_id.get(_file_id(output) or (-1, -1))
         if hit is not None:
             raise PixelwiseError(f"output {output} would overwrite the input {hit}; nothing was written: {fix}")
 
@@ -96,10 +120,11 @@ def plan_outputs(inputs: Sequence[str | Path], output_dir: str | Path, *, suffix
     if output_dir.exists() and not output_dir.is_dir():
         raise PixelwiseError(f"{option} {output_dir} is a file; give a folder for the outputs")
     inputs = [Path(p) for p in inputs]
+    resolve = _Resolver()
     outputs: dict[Path, Path] = {}
     for path in inputs:
         target = output_dir / f"{path.stem}{suffix}{output_suffix(format, path)}"
-        key = Path(os.path.normcase(target.resolve()))
+        key = Path(os.path.normcase(resolve(target)))
         if key in outputs:
             raise PixelwiseError(f"inputs {outputs[key]} and {path} would both be written as {target}; translate "
                                  f"them into different {option} folders or rename one")
@@ -107,14 +132,13 @@ def plan_outputs(inputs: Sequence[str | Path], output_dir: str | Path, *, suffix
     pairs = [(path, output_dir / f"{path.stem}{suffix}{output_suffix(format, path)}") for path in inputs]
     fix = (f"choose another {option} folder, or add a --suffix (e.g. --suffix _out) so outputs get names of "
            f"their own")
-    refuse_overwriting_inputs([out for _, out in pairs], [*inputs, *(Path(p) for p in protected)], fix)
+    refuse_overwriting_inputs([out for _, out in pairs], [*inputs, *(Path(p) for p in protected)], fix, resolve)
     for path, out in pairs if not suffix else []:
-        if out.parent.resolve() == path.parent.resolve():
+        if resolve.folder(out.parent) == resolve.folder(path.parent):
             raise PixelwiseError(f"output {out} would go into the folder of its input {path} without a --suffix, "
                                  f"where it could replace another photo; nothing was written: {fix}")
-    jobs = [(i, o) for i, o in pairs if overwrite or not o.exists()]
-    skipped = [(i, o) for i, o in pairs if not overwrite and o.exists()]
-    return OutputPlan(output_dir, jobs, skipped)
+    exists = [not overwrite and o.exists() for _, o in pairs]
+    return OutputPlan(output_dir, [p for p, e in zip(pairs, exists) if not e], [p for p, e in zip(pairs, exists) if e])
 
 
 __all__ = ["DEFAULT_FORMAT", "OUTPUT_FORMATS", "OutputPlan", "output_format", "output_suffix", "plan_outputs",
