@@ -1,8 +1,9 @@
 """Inference on images of any size (``pixelwise infer``): pad to the model's size multiple and crop back,
-optional tiling with blended seams for images that do not fit, files in and PNGs out.
+optional tiling with blended seams for images that do not fit, files in and files out.
 
-Inputs follow :mod:`pixelwise.data.transforms`: label maps are integer id maps (8/16-bit PNG), photos are
-8-bit RGB mapped to [-1, 1]; outputs are [-1, 1] tensors or 8-bit RGB PNGs.
+Label maps are integer id maps (8/16-bit PNG, :func:`pixelwise.data.transforms.read_label`); photos are read
+and written by :mod:`pixelwise.photo_io` (upright, alpha / 16 bits / ICC / EXIF / grayscale kept) as [-1, 1]
+floats; outputs are [-1, 1] tensors or files planned by :func:`pixelwise.photo_io.plan_outputs`.
 
 Padding (bottom and right, then cropped away): photos are reflect-padded, label and instance maps
 replicate-padded (ids are never invented). The multiple is ASAP-Net's S, pix2pixHD's 2^n_downsample_global
