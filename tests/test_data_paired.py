@@ -178,8 +178,9 @@ def test_paired_pixel_checks(tmp_path: Path) -> None:
         dataset[0]
     gray_sample = dataset[1]["input"]  # grayscale photos are replicated to RGB
     assert gray_sample.shape == (3, H, W) and torch.equal(gray_sample[0], gray_sample[2])
-    with pytest.raises(PixelwiseError, match=r"photo .*A/c.png has mode I;16 \(1 channel\(s\), not 8-bit RGB\)"):
-        dataset[2]
+    sixteen = dataset[2]["input"]  # a 16-bit grayscale photo is read (rounded to 8 bits for training)
+    expected = ((gray.astype(np.uint32) * 200 + 128) // 257).astype(np.float32) / 127.5 - 1
+    assert sixteen.shape == (3, H, W) and torch.allclose(sixteen[1], torch.from_numpy(expected))
     with pytest.raises(PixelwiseError, match=r"cannot read image .*A/d.png"):
         dataset[3]
 

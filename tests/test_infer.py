@@ -226,6 +226,26 @@ def test_infer_command_on_label_maps(tmp_path, capsys):
     written = translate_files(tmp_path / "model", [str(data / "a_*labelIds.png")], tmp_path / "out2",
                               instances=inst_dir, tile=16, overlap=8, progress=False)
     assert [p.name for p in written] == ["a_gtFine_labelIds.png"]
+    # no input is overwritten: a label map, or an instance map an output would replace, is refused up front
+    capsys.readouterr()
+    before = {p: p.read_bytes() for p in data.iterdir()}
+    assert main(["infer", str(tmp_path / "model"), str(data), "--output", str(data), "--quiet"]) == 2
+    assert "would overwrite the input" in capsys.readouterr().err
+    clash = tmp_path / "clash"
+    clash.mkdir()
+    _save_label(clash / "a_gtFine_labelIds.png", inst_a, sixteen_bit=True)  # the instance map of a's labels
+    kept = (clash / "a_gtFine_labelIds.png").read_bytes()
+    assert main(["infer", str(tmp_path / "model"), str(data / "a_gtFine_labelIds.png"), "--instances", str(clash),
+                 "--output", str(clash), "--quiet"]) == 2
+    assert "would overwrite the input" in capsys.readouterr().err
+    assert (clash / "a_gtFine_labelIds.png").read_bytes() == kept
+    assert {p: p.read_bytes() for p in data.iterdir()} == before
+    # label maps -> JPEG at a quality; the second run skips what exists
+    for _ in range(2):
+        assert main(["infer", str(tmp_path / "model"), str(data), "-o", str(tmp_path / "jpg"), "--format", "jpg",
+                     "--quality", "80", "--quiet"]) == 0
+    assert Image.open(tmp_path / "jpg" / "a_gtFine_labelIds.jpg").format == "JPEG"
+    assert "skipped 2 existing output(s)" in capsys.readouterr().out
 
 
 def test_infer_command_errors(tmp_path, capsys):

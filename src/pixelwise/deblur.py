@@ -103,19 +103,27 @@ def at_scale(model: nn.Module, scale: float) -> nn.Module:
 
 def deblur_files(inputs: Sequence[str | Path], output: str | Path, *, model: str | Path | nn.Module | None = None,
                  tile: int | None = None, overlap: int | None = None, device: str | torch.device | None = None,
-                 dtype: str | torch.dtype | None = None, progress: bool = True, scale: float = 1.0) -> list[Path]:
-    """``pixelwise deblur``: deblur photos (files, folders, globs) into ``output/<stem>.png`` with ``model``
-    (default: the shipped :data:`DEFAULT_DEBLUR_MODEL`). The inputs are checked before the model is loaded,
-    the model before anything is written. Returns the written paths; tiling as :func:`translate_image`;
-    ``scale`` < 1 runs the model on the downscaled photo (:func:`at_scale`: for shake longer than the model's
-    training paths)."""
+                 dtype: str | torch.dtype | None = None, progress: bool = True, scale: float = 1.0,
+                 format: str = "png", quality: int | None = None, suffix: str = "",
+                 overwrite: bool = False) -> list[Path]:
+    """``pixelwise deblur``: deblur photos (files, folders, globs) into ``output/<stem><suffix>.<ext>`` with
+    ``model`` (default: the shipped :data:`DEFAULT_DEBLUR_MODEL`); ``format`` png (default), jpg, webp or same
+    (the input's), ``quality`` for jpg / webp. The inputs and the output names are checked before the model is
+    loaded (an output that would replace an input is refused; existing outputs are skipped unless
+    ``overwrite``), the model before anything is written. Returns the written paths (``.skipped``: the outputs
+    left alone); photos keep their orientation, alpha, bit depth, ICC, EXIF and grayscale (see
+    :func:`pixelwise.inference.translate_files`); tiling as :func:`translate_image`; ``scale`` < 1 runs the
+    model on the downscaled photo (:func:`at_scale`: for shake longer than the model's training paths)."""
     from torch import nn
 
     from pixelwise.inference import DEFAULT_OVERLAP, collect_inputs, translate_files
+    from pixelwise.photo_io import check_quality, plan_outputs
 
     if not 0 < scale <= 1:
         raise PixelwiseError(f"--scale {scale:g}: give a factor in (0, 1] (0.5: half size)")
-    collect_inputs(inputs)  # a missing input is reported before any model is looked for
+    check_quality(format, quality)
+    files = collect_inputs(inputs, unique_stems=False)  # a missing input is reported before any model is looked for
+    plan_outputs(files, output, suffix=suffix, format=format, overwrite=overwrite)  # so is an input in the way
     if isinstance(model, nn.Module):
         check_photo_model(model, type(model).__name__)
         net = model
@@ -123,7 +131,8 @@ def deblur_files(inputs: Sequence[str | Path], output: str | Path, *, model: str
         net = load_deblur_model(model)
     net = at_scale(net, scale)
     return translate_files(net, inputs, output, tile=tile, overlap=DEFAULT_OVERLAP if overlap is None else overlap,
-                           device=device, dtype=dtype, progress=progress)
+                           device=device, dtype=dtype, progress=progress, format=format, quality=quality,
+                           suffix=suffix, overwrite=overwrite)
 
 
 __all__ = ["DEFAULT_DEBLUR_MODEL", "EXAMPLE_DEBLUR_MODEL", "at_scale", "check_photo_model", "deblur_files",

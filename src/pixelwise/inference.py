@@ -1,8 +1,9 @@
 """Inference on images of any size (``pixelwise infer``): pad to the model's size multiple and crop back,
-optional tiling with blended seams for images that do not fit, files in and PNGs out.
+optional tiling with blended seams for images that do not fit, files in and files out.
 
-Inputs follow :mod:`pixelwise.data.transforms`: label maps are integer id maps (8/16-bit PNG), photos are
-8-bit RGB mapped to [-1, 1]; outputs are [-1, 1] tensors or 8-bit RGB PNGs.
+Label maps are integer id maps (8/16-bit PNG, :func:`pixelwise.data.transforms.read_label`); photos are read
+and written by :mod:`pixelwise.photo_io` (upright, alpha / 16 bits / ICC / EXIF / grayscale kept) as [-1, 1]
+floats; outputs are [-1, 1] tensors or files planned by :func:`pixelwise.photo_io.plan_outputs`.
 
 Padding (bottom and right, then cropped away): photos are reflect-padded, label and instance maps
 replicate-padded (ids are never invented). The multiple is ASAP-Net's S, pix2pixHD's 2^n_downsample_global
@@ -23,7 +24,6 @@ whole image before tiling, so tiles never invent edges at their borders.
 from __future__ import annotations
 
 import dataclasses
-import glob
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -32,12 +32,12 @@ import torch
 from torch import nn
 
 from pixelwise.errors import PixelwiseError
+from pixelwise.input_files import collect_inputs, find_instance_map
 from pixelwise.models.base import InputSpec
 from pixelwise.runtime import DTYPES, resolve_device, resolve_dtype
 from pixelwise.tiling import BLENDS, axis_weights, blend_ramp, crop_to, pad_mode, pad_to_multiple, tile_starts
 
 DEFAULT_OVERLAP = 64
-_GLOB_CHARS = ("*", "?", "[")
 
 
 # --- what a model takes ------------------------------------------------------------------------------------
@@ -237,79 +237,21 @@ def _progress(items: Sequence[Any], enabled: bool, unit: str) -> Iterable[Any]:
 
 
 # --- files -------------------------------------------------------------------------------------------------
-def collect_inputs(inputs: Sequence[str | Path], labels: bool = False) -> list[Path]:
-    """Files, folders (their images, not recursive) and globs -> image files, in order, without repeats.
-    For label models a folder holding Cityscapes ``*_labelIds`` maps contributes only those."""
-    from pixelwise.data.transforms import IMAGE_EXTENSIONS
-
-    found: list[Path] = []
-    for item in inputs:
-        text = str(item)
-        if any(c in text for c in _GLOB_CHARS) and not Path(text).exists():
-            matches = sorted(Path(p) for p in glob.glob(text, recursive=True))
-            files = [p for p in matches if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS]
-            if not files:
-                raise PixelwiseError(f"input pattern {text!r} matches no image files")
-        elif Path(text).is_dir():
-            folder = Path(text)
-            files = sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS
-                           and not p.name.startswith("."))
-            if labels and any(p.stem.endswith("_labelIds") for p in files):
-                files = [p for p in files if p.stem.endswith("_labelIds")]
-            if not files:
-                raise PixelwiseError(f"input folder {folder} holds no images "
-                                     f"({'/'.join(e.lstrip('.') for e in IMAGE_EXTENSIONS[:4])})")
-        elif Path(text).is_file():
-            files = [Path(text)]
-        else:
-            raise PixelwiseError(f"input {text} does not exist (give image files, folders or glob patterns)")
-        found += files
-    unique = list(dict.fromkeys(found))
-    stems: dict[str, Path] = {}
-    for path in unique:
-        if path.stem in stems:
-            raise PixelwiseError(f"inputs {stems[path.stem]} and {path} would both be written as {path.stem}.png; "
-                                 f"translate them into different --output folders")
-        stems[path.stem] = path
-    return unique
-
-
-def find_instance_map(label_path: Path, instances: str | Path | None = None) -> Path | None:
-    """The instance map of ``label_path``: in the ``instances`` folder the file with the same name (Cityscapes
-    ``_gtFine_labelIds``/``_gtFine_instanceIds`` suffixes ignored); without a folder, the Cityscapes sibling
-    ``*_instanceIds.png`` of a ``*_labelIds.png``, if it exists."""
-    from pixelwise.data.files import pairing_key
-    from pixelwise.data.transforms import IMAGE_EXTENSIONS
-
-    if instances is not None:
-        folder = Path(instances)
-        if not folder.is_dir():
-            raise PixelwiseError(f"--instances {folder} is not a folder of instance maps")
-        key = pairing_key(label_path)
-        for candidate in sorted(folder.iterdir()):
-            if candidate.suffix.lower() in IMAGE_EXTENSIONS and pairing_key(candidate) == key:
-                return candidate
-        raise PixelwiseError(f"--instances {folder} holds no instance map named like {label_path.name} "
-                             f"(looked for {key}.png or {key}_gtFine_instanceIds.png)")
-    if label_path.stem.endswith("_labelIds"):
-        sibling = label_path.with_name(label_path.stem[: -len("_labelIds")] + "_instanceIds" + label_path.suffix)
-        if sibling.exists():
-            return sibling
-    return None
-
-
 def write_png(path: str | Path, image: torch.Tensor) -> Path:
     """Atomically write a (3, H, W) [-1, 1] image as an 8-bit RGB PNG."""
-    import numpy as np
-    from PIL import Image
+    from pixelwise.photo_io import write_photo
 
-    from pixelwise.data.transforms import tensor_to_photo
-    from pixelwise.fileio import atomic_write
+    return write_photo(path, None, image, format="png")
 
-    rows = max(1, (1 << 22) // max(1, image.shape[-1]))  # quantise in bands: no whole-image float temporaries
-    array = np.concatenate([tensor_to_photo(image[..., y:y + rows, :]) for y in range(0, image.shape[-2], rows)])
-    atomic_write(path, lambda tmp: Image.fromarray(array).save(tmp, format="PNG"))
-    return Path(path)
+
+class Written(list):
+    """The paths :func:`translate_files` wrote (a list), with the outputs it ``skipped`` because they existed."""
+
+    skipped: list[Path]
+
+    def __init__(self, paths: Iterable[Path] = (), skipped: Iterable[Path] = ()) -> None:
+        super().__init__(paths)
+        self.skipped = list(skipped)
 
 
 def translate_files(model: nn.Module | str | Path, inputs: Sequence[str | Path], output: str | Path, *,
@@ -317,25 +259,32 @@ def translate_files(model: nn.Module | str | Path, inputs: Sequence[str | Path],
                     instance_edge: bool | None = None, tile: int | None = None, overlap: int = DEFAULT_OVERLAP,
                     blend: str = "cosine", device: str | torch.device | None = None,
                     dtype: str | torch.dtype | None = None, compile: bool = False, hr_path: str | None = None,
-                    progress: bool = True) -> list[Path]:
-    """``pixelwise infer``: translate label maps or photos (files, folders, globs) into ``output/<stem>.png``.
+                    progress: bool = True, format: str = "png", quality: int | None = None, suffix: str = "",
+                    overwrite: bool = False) -> Written:
+    """``pixelwise infer``: translate label maps or photos (files, folders, globs) into
+    ``output/<stem><suffix>.<ext>`` (``format``: png, jpg, webp or same, the input's; ``quality`` for jpg/webp).
 
     ``model``: a module, or a model dir / checkpoint dir / run dir (:func:`pixelwise.models.io.load_generator`).
+    Photos are read and written by :mod:`pixelwise.photo_io`: upright (EXIF orientation), alpha kept byte for
+    byte, 16 bits kept where the format holds them, ICC / EXIF carried, grayscale out for grayscale in. Before
+    any output is written every input is checked and the outputs planned (:func:`pixelwise.photo_io.plan_outputs`):
+    an output that would replace an input is refused; existing outputs are skipped unless ``overwrite``.
     Label models need instance maps when they use instance edges: from ``instances`` (a folder with matching
     names), Cityscapes ``*_instanceIds`` siblings, or ``instances_from_labels`` (edges at label boundaries
-    only). Returns the written paths. See :func:`translate_image` for padding and tiling."""
-    from pixelwise.data.transforms import label_to_tensor, photo_to_tensor, read_label, read_photo
+    only). Returns the written paths (``.skipped``: the existing outputs left alone). See
+    :func:`translate_image` for padding and tiling."""
+    from pixelwise.data.transforms import label_to_tensor, read_label
+    from pixelwise.photo_io import check_quality, plan_outputs, read_photo, refuse_alpha_loss, write_photo
 
+    check_quality(format, quality)
     if not isinstance(model, nn.Module):
         from pixelwise.models.io import load_generator
 
         model = load_generator(model)
     prepare_model(model, device, dtype, compile=compile, hr_path=hr_path)
     spec = input_spec(model, instance_edge)
-    files = collect_inputs(inputs, labels=spec.kind == "labels")
+    files = collect_inputs(inputs, labels=spec.kind == "labels", unique_stems=False)
     output = Path(output)
-    if output.exists() and not output.is_dir():
-        raise PixelwiseError(f"--output {output} is a file; give a folder for the PNGs")
     from pixelwise.data.preflight import input_problems, raise_input_problems
 
     # every input checked before the first output: the real problem of a file first (a photo given to a label
@@ -349,8 +298,7 @@ def translate_files(model: nn.Module | str | Path, inputs: Sequence[str | Path],
         except PixelwiseError as exc:
             problems.append(str(exc))
     raise_input_problems(problems, len(files))
-    make_dirs(output)
-    plan = []
+    instance_of: dict[Path, Path | None] = {}
     for path in files:  # find every instance map before the first forward, so a missing one fails fast
         inst_path = None
         if spec.kind == "labels" and spec.instance_edge and not instances_from_labels:
@@ -361,12 +309,19 @@ def translate_files(model: nn.Module | str | Path, inputs: Sequence[str | Path],
                     f"DIR (instance id maps with matching names), keep Cityscapes *_instanceIds.png beside "
                     f"*_labelIds.png, or use --instances-from-labels (edges at label boundaries only)"
                 )
-        plan.append((path, inst_path))
-    written = []
-    for path, inst_path in _progress(plan, progress, "image"):
-        instance = None
+        instance_of[path] = inst_path
+    plan = plan_outputs(files, output, suffix=suffix, format=format, overwrite=overwrite,
+                        protected=[p for p in instance_of.values() if p is not None])
+    if spec.kind == "photo":
+        refuse_alpha_loss(plan.jobs)
+    make_dirs(output)
+    written = Written(skipped=[out for _, out in plan.skipped])
+    for path, out in _progress(plan.jobs, progress, "image"):
+        instance = photo = None
+        inst_path = instance_of[path]
         if spec.kind == "photo":
-            data = photo_to_tensor(read_photo(path))
+            photo = read_photo(path)
+            data = photo.rgb
         else:
             data = label_to_tensor(read_label(path))
             if spec.instance_edge:
@@ -378,7 +333,7 @@ def translate_files(model: nn.Module | str | Path, inputs: Sequence[str | Path],
                                 instance_edge=instance_edge, progress=progress and tile is not None,
                                 source=str(path))
         data = instance = None  # free the input before the output is quantised and written
-        written.append(write_png(output / f"{path.stem}.png", image))
+        written.append(write_photo(out, photo, image, quality=quality))
     return written
 
 
@@ -386,6 +341,7 @@ __all__ = [
     "BLENDS",
     "DTYPES",
     "InputSpec",
+    "Written",
     "blend_ramp",
     "check_labels",
     "collect_inputs",

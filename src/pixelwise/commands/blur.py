@@ -29,6 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     camera.add_argument("--jpeg-quality", type=int, default=0,
                         help="JPEG round trip of the blurred photo at this quality, 1-100 (default 0: off)")
     parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="redo pairs whose files exist (default: skip them, so a stopped run resumes; a folder "
+                             "started with other settings is refused)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -38,6 +41,6 @@ def run(args: argparse.Namespace) -> int:
     camera = CameraOptions(args.gamma, args.highlight_gain, args.shot_noise, args.read_noise, args.jpeg_quality)
     manifest = blur_folder(args.sharp_dir, args.out_dir, strength=args.strength, seed=args.seed,
                            max_length=args.max_length, noise=args.noise, progress=not args.no_progress,
-                           camera=camera)
+                           camera=camera, overwrite=args.overwrite, report=print)
     print(f"wrote {manifest.parent / 'A'} (blurred), {manifest.parent / 'B'} (sharp) and {manifest}")
     return 0

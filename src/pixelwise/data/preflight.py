@@ -30,6 +30,8 @@ from pixelwise.data.config import DataConfig
 from pixelwise.data.transforms import crop_box, load_size, read_label, read_photo
 from pixelwise.data.validate import check_same_size
 from pixelwise.errors import PixelwiseError
+from pixelwise.photo_io import photo_header
+from pixelwise.photo_io import read_photo as photo_io_read
 
 MODES = ("full", "headers", "off")
 SHOWN = 20  # problems listed in full; the rest are counted
@@ -68,13 +70,17 @@ def _header(path: Path, what: str) -> Image.Image:
     return image
 
 
-def _photo_size(path: Path, full: bool, what: str = "photo") -> tuple[int, int]:
+def _photo_size(path: Path, full: bool, what: str = "photo", command: bool = False) -> tuple[int, int]:
+    """(height, width) as displayed (EXIF orientation applied). ``command``: an input of ``deblur`` / ``infer`` /
+    ``blur``, read by :func:`pixelwise.photo_io.read_photo` (alpha and 16 bits kept); else a dataset photo,
+    read by :func:`read_photo` (8-bit RGB, a transparent alpha refused)."""
     image = _header(path, what)
     if full:
-        return read_photo(path).shape[:2]
-    if image.mode not in _PHOTO_MODES:
-        read_photo(path)  # raises the reader's own message for modes it cannot use
-    return image.height, image.width
+        return photo_io_read(path).size if command else read_photo(path).shape[:2]
+    header = photo_header(path)
+    if image.mode not in _PHOTO_MODES or (header.has_alpha and not command):
+        (photo_io_read if command else read_photo)(path)  # the reader's own message (a transparent dataset photo)
+    return header.size
 
 
 def _instance_size(path: Path, full: bool) -> tuple[int, int]:
@@ -247,15 +253,17 @@ def worker_errors(batches: Iterable[Any]) -> Iterator[Any]:
 
 
 def input_problems(paths: Iterable[Path], kind: str = "photo", what: str = "input") -> list[str]:
-    """Problems of command-line inputs (``infer``, ``blur``), found before any output is written: photos by
-    header and end marker, label maps decoded (a photo given to a label model is reported as such)."""
+    """Problems of command-line inputs (``infer``, ``deblur``), found before any output is written: photos by
+    header and end marker (RGBA, LA, 16-bit and palette photos accepted), label maps decoded (a photo given to a
+    label model is reported as such). ``kind="dataset photo"``: photos as the datasets read them (``blur``: a
+    transparent alpha refused)."""
     problems = []
     for path in paths:
         try:
             if kind == "labels":
                 read_label(path)
             else:
-                _photo_size(Path(path), False, what)
+                _photo_size(Path(path), False, what, command=kind != "dataset photo")
         except PixelwiseError as exc:
             problems.append(str(exc))
     return problems

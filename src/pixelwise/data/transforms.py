@@ -1,8 +1,10 @@
 """The one place for image conventions: reading files, resizing, cropping, flipping and value ranges.
 
-- Photos are float tensors (3, H, W) in [-1, 1] (``x / 127.5 - 1`` of the 8-bit values), resized BICUBIC.
+- Photos are float tensors (3, H, W) in [-1, 1] (``x / 127.5 - 1`` of the 8-bit values; the range is decided by
+  :mod:`pixelwise.photo_io`, whose :func:`photo_to_tensor` / :func:`quantize_photo` are re-exported here),
+  resized BICUBIC. Files are read by :mod:`pixelwise.photo_io` (EXIF orientation applied, 16-bit accepted).
 - Label and instance maps are integer tensors (1, H, W), resized NEAREST (never interpolated).
-- Grayscale photos are replicated to 3 channels; an alpha channel is accepted only when fully opaque.
+- Grayscale photos are replicated to 3 channels; for datasets an alpha channel is accepted only when fully opaque.
 - Every read checks the file and raises a :class:`PixelwiseError` naming it and the fix.
 """
 
@@ -14,7 +16,10 @@ import numpy as np
 import torch
 from PIL import Image
 
+from pixelwise import photo_io
 from pixelwise.errors import PixelwiseError
+from pixelwise.photo_io import photo_to_tensor as photo_to_tensor  # the photo value range is decided in photo_io
+from pixelwise.photo_io import quantize_photo as quantize_photo
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm")
 
@@ -33,27 +38,18 @@ def _open(path: Path) -> Image.Image:
 
 
 def read_photo(path: str | Path) -> np.ndarray:
-    """An 8-bit photo -> uint8 (H, W, 3). Grayscale is replicated to RGB; opaque alpha is dropped."""
-    path = Path(path)
-    image = _open(path)
-    if image.mode in ("1", "L", "P", "CMYK", "YCbCr", "RGB", "LAB", "HSV"):
-        if image.mode == "P" and "transparency" in image.info:
-            image = image.convert("RGBA")
-        else:
-            return np.asarray(image.convert("RGB"))
-    if image.mode in ("RGBA", "LA", "RGBa", "La", "PA"):
-        array = np.asarray(image.convert("RGBA"))
-        if (array[..., 3] != 255).any():
-            raise PixelwiseError(
-                f"photo {path} has a transparent alpha channel ({len(image.getbands())} channels); "
-                f"expected an RGB or grayscale photo: flatten it onto a background and save it as RGB"
-            )
-        return np.ascontiguousarray(array[..., :3])
-    raise PixelwiseError(
-        f"photo {path} has mode {image.mode} ({len(image.getbands())} channel(s), not 8-bit RGB); expected an "
-        f"8-bit RGB or grayscale photo. If it is a label map, use a label-map format (data.task=labels); "
-        f"otherwise convert it to 8-bit RGB"
-    )
+    """A photo -> uint8 (H, W, 3) as displayed (:func:`pixelwise.photo_io.read_photo`: EXIF orientation applied,
+    16-bit samples rounded to 8 bits, grayscale replicated to RGB, palette -> RGB). An alpha channel is accepted
+    when fully opaque; a transparent one is refused (what lies under it is not a photo to learn from)."""
+    photo = photo_io.read_photo(path)
+    if photo.alpha is not None and (photo.alpha != np.iinfo(photo.alpha.dtype).max).any():
+        channels = (1 if photo.grayscale else 3) + 1
+        raise PixelwiseError(
+            f"photo {path} has a transparent alpha channel ({channels} channels); expected an RGB or grayscale "
+            f"photo: flatten it onto a background and save it as RGB (pixelwise deblur / infer keep alpha; "
+            f"training and evaluation data cannot)"
+        )
+    return photo.rgb8()
 
 
 def read_label(path: str | Path, what: str = "label map") -> np.ndarray:
@@ -101,17 +97,6 @@ def resize_label(array: np.ndarray, size: tuple[int, int]) -> np.ndarray:
         raise PixelwiseError("label/instance ids do not fit in 32 bits")
     image = Image.fromarray(array.astype(np.int32), mode=None)
     return np.asarray(image.resize((w, h), Image.NEAREST)).astype(np.int64)
-
-
-def photo_to_tensor(array: np.ndarray) -> torch.Tensor:
-    """uint8 (H, W, 3) -> float32 (3, H, W) in [-1, 1]."""
-    return torch.from_numpy(np.array(array, dtype=np.uint8)).permute(2, 0, 1).float().div(127.5).sub(1.0)
-
-
-def quantize_photo(tensor: torch.Tensor) -> torch.Tensor:
-    """[-1, 1] floats -> uint8 of the same shape, ``round((clamp(x, -1, 1) + 1) * 127.5)``: the 8-bit values a
-    saved PNG holds. The one place this rounding is decided (metrics, grids and files all use it)."""
-    return ((tensor.detach().float().clamp(-1.0, 1.0) + 1.0) * 127.5).round().to(torch.uint8)
 
 
 def tensor_to_photo(tensor: torch.Tensor) -> np.ndarray:

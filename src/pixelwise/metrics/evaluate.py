@@ -18,6 +18,7 @@ from torch import nn
 
 from pixelwise.data.config import DataConfig
 from pixelwise.errors import PixelwiseError
+from pixelwise.output_plan import refuse_overwriting_inputs
 from pixelwise.rundir import find_run_config
 from pixelwise.runtime import json_safe, to_device
 from pixelwise.tiling import pad_mode, pad_to_multiple
@@ -97,6 +98,18 @@ def _display_input(batch: Mapping[str, Any], data_config: DataConfig) -> torch.T
 
 
 # --- the evaluation ----------------------------------------------------------------------------------------
+def dataset_files(dataset: Any) -> list[Path]:
+    """Every file the samples of ``dataset`` (or a Subset of it) are read from: its records' paths."""
+    while hasattr(dataset, "dataset") and hasattr(dataset, "indices"):  # torch Subset
+        dataset = dataset.dataset
+    files = []
+    for record in getattr(dataset, "records", None) or []:
+        values = dataclasses.asdict(record).values() if dataclasses.is_dataclass(record) else (
+            record.values() if isinstance(record, Mapping) else record if isinstance(record, tuple) else ())
+        files += [Path(v) for v in values if isinstance(v, Path)]
+    return files
+
+
 def evaluate_model(model: nn.Module, dataset: Any, data_config: DataConfig, device: torch.device | str = "cpu", *,
                    batch_size: int = 4, num_workers: int = 0, fid: bool = True, kid: bool = True,
                    ssim_matlab: bool = False, lpips: bool = False, kid_subset_size: int | None = None,
@@ -116,6 +129,9 @@ def evaluate_model(model: nn.Module, dataset: Any, data_config: DataConfig, devi
     from pixelwise.metrics.image import quantize
     from pixelwise.metrics.suite import MetricSuite
 
+    if out_dir is not None:
+        refuse_overwriting_inputs([Path(out_dir) / METRICS_FILE, Path(out_dir) / GRID_FILE], dataset_files(dataset),
+                                  "choose an --out folder that does not hold the evaluation data")
     device = torch.device(device)
     spec = input_spec(model)
     expected, given = spec.channels, input_channels(data_config)
