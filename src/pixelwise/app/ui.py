@@ -2,21 +2,24 @@
 
 Handlers are thin: they convert Gradio values, call the engine and answer bad input with the CLI's one-line
 message in the tab's status line (never a traceback). Every model-running event shares one queue slot
-(``concurrency_id="model"``, limit 1), and the engine's lock guards the models as well."""
+(``concurrency_id="model"``, limit 1), and the engine's lock guards the models as well; the queue holds at most
+``max_queue`` waiting requests (more are refused with Gradio's "queue is full" message, never dropped silently).
+Result files live in per-session folders (:mod:`pixelwise.app.downloads`), removed when the page is closed or
+after an hour."""
 
 from __future__ import annotations
 
 import html
-import itertools
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pixelwise.app import cards
 from pixelwise.app import engine as eng
 from pixelwise.app._library import PixelwiseError
+from pixelwise.app.downloads import Downloads
 from pixelwise.app.models import AppModel, canvas_size
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry: the app works offline
@@ -25,8 +28,11 @@ import gradio as gr
 
 QUEUE = {"concurrency_id": "model", "concurrency_limit": 1}
 DEFAULT_PHOTO_SIZE = (256, 256)  # Models tab size for photo models before any photo is deblurred
+MAX_QUEUE = 64  # waiting requests the queue holds; more are refused with a message
+GRADIO_CACHE = (600, 3600)  # Gradio's copies of served files: checked every 10 min, removed after an hour
 CSS = """
 #paint-status p, #deblur-status p { margin: 0; }
+#deblur-card { font-size: 0.9em; }
 .pw-pixels img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
 .pw-legend { display: flex; flex-wrap: wrap; gap: 4px 10px; font-size: 0.85em; }
 .pw-legend span.sw { display: inline-block; width: 0.9em; height: 0.9em; border: 1px solid #888;
@@ -54,17 +60,16 @@ def _status(message: str | None, ok: bool = True) -> str:
     return message if ok else f"**Error:** {message}"
 
 
-def _write_png(array: np.ndarray, folder: Path, name: str) -> str:
+def _write_png(array: np.ndarray, path: Path) -> str:
     from PIL import Image
 
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
     Image.fromarray(array).save(path, format="PNG")
     return str(path)
 
 
-def build(engine: eng.Engine, size: tuple[int, int] | None = None) -> gr.Blocks:
-    """The Blocks app. ``size`` overrides the paint canvas size (H, W)."""
+def build(engine: eng.Engine, size: tuple[int, int] | None = None, downloads: Downloads | None = None) -> gr.Blocks:
+    """The Blocks app. ``size`` overrides the paint canvas size (H, W); ``downloads`` holds the result files
+    (default: a new temporary folder; ``.close()`` it when the app stops)."""
     label_models = engine.label_models
     photo_models = engine.photo_models
     first = label_models[0] if label_models else None
@@ -73,11 +78,10 @@ def build(engine: eng.Engine, size: tuple[int, int] | None = None) -> gr.Blocks:
         for m in label_models[1:]:  # the canvas must suit every model painted together
             mult = m.spec.multiple
             canvas_hw = (-(-canvas_hw[0] // mult) * mult, -(-canvas_hw[1] // mult) * mult)
-    downloads = Path(tempfile.mkdtemp(prefix="pixelwise-app-"))
-    counter = itertools.count()
+    downloads = downloads if downloads is not None else Downloads()
     sizes0 = {m.key: (canvas_hw if m.task == "labels" and canvas_hw else DEFAULT_PHOTO_SIZE) for m in engine.models}
 
-    with gr.Blocks(title="pixelwise app", analytics_enabled=False) as demo:
+    with gr.Blocks(title="pixelwise app", analytics_enabled=False, delete_cache=GRADIO_CACHE) as demo:
         gr.Markdown(
             "# pixelwise: image-to-image translation you can feel\n"
             f"Models run on **{engine.device}**, one request at a time (others wait in the queue). "
@@ -131,6 +135,7 @@ def build(engine: eng.Engine, size: tuple[int, int] | None = None) -> gr.Blocks:
                                             elem_id=f"paint-out-{i}", elem_classes=["pw-pixels"])
                                    for i, m in enumerate(label_models)]
                         paint_ms = gr.Markdown(elem_id="paint-ms")
+                        gr.Markdown(cards.model_lines(label_models), elem_id="paint-models")
                 paint_status = gr.Markdown(elem_id="paint-status")
 
                 def run_paint(ids: np.ndarray, sizes_now: dict) -> tuple:
@@ -213,7 +218,10 @@ def build(engine: eng.Engine, size: tuple[int, int] | None = None) -> gr.Blocks:
                                                    "1 = a 60-pixel camera shake)")
                         seed = gr.Number(0, precision=0, label="blur seed", minimum=0)
                         model_key = gr.Dropdown([(m.name, m.key) for m in photo_models], value=photo_models[0].key,
-                                                label="model", elem_id="deblur-model")
+                                                label="model (the default of `pixelwise deblur` unless --model "
+                                                      "named one)", elem_id="deblur-model")
+                        with gr.Accordion("model card", open=False):
+                            card = gr.Markdown(cards.card_markdown(photo_models[0]), elem_id="deblur-card")
                         go = gr.Button("deblur", variant="primary", elem_id="deblur-run")
                         examples = _example_photos()
                         if examples:
@@ -226,7 +234,8 @@ def build(engine: eng.Engine, size: tuple[int, int] | None = None) -> gr.Blocks:
                                            interactive=False)
                 deblur_status = gr.Markdown(elem_id="deblur-status")
 
-                def on_deblur(path: str | None, strength_v: float, seed_v: float, key: str, sizes_now: dict) -> tuple:
+                def on_deblur(path: str | None, strength_v: float, seed_v: float, key: str, sizes_now: dict,
+                              request: gr.Request) -> tuple:
                     skip = (gr.skip(),) * 4
                     if not path:
                         return (*skip, _status("upload a photo first", ok=False))
@@ -238,7 +247,8 @@ def build(engine: eng.Engine, size: tuple[int, int] | None = None) -> gr.Blocks:
                         return (*skip, _status(eng.short_message(exc, path), ok=False))
                     h, w = photo.shape[:2]
                     stem = Path(path).stem
-                    out_path = _write_png(result.image, downloads / str(next(counter)), f"{stem}_deblurred.png")
+                    session = getattr(request, "session_hash", None)
+                    out_path = _write_png(result.image, downloads.new_path(session, f"{stem}_deblurred.png"))
                     note = f", {eng.TILE}x{eng.TILE} tiles" if result.tiled else ""
                     name = engine.by_key(key).name
                     text = (f"**{name}** {result.ms:.1f} ms ({h}x{w}{note}, {engine.device})"
@@ -250,6 +260,8 @@ def build(engine: eng.Engine, size: tuple[int, int] | None = None) -> gr.Blocks:
                 deblur_ins = [photo_in, strength, seed, model_key, sizes]
                 photo_in.upload(on_deblur, deblur_ins, deblur_outs, **QUEUE)
                 go.click(on_deblur, deblur_ins, deblur_outs, **QUEUE)
+                model_key.change(lambda key: cards.card_markdown(engine.by_key(key)), [model_key], [card],
+                                 queue=False, show_progress="hidden")
 
         # --- Models --------------------------------------------------------------------------------------
         with gr.Tab("Models", id="models") as models_tab:
@@ -277,6 +289,12 @@ def build(engine: eng.Engine, size: tuple[int, int] | None = None) -> gr.Blocks:
             models_tab.select(on_models, [sizes], [table], **QUEUE)
             refresh.click(on_models, [sizes], [table], **QUEUE)
             bench.click(on_bench, [sizes], [table], **QUEUE)
+
+        def on_unload(request: gr.Request) -> None:  # the page was closed: its result files go
+            downloads.end_session(getattr(request, "session_hash", None))
+
+        demo.unload(on_unload)
+    demo.downloads = downloads  # the server's owner closes it (pixelwise.app.serve)
     return demo
 
 
@@ -292,11 +310,11 @@ def _example_photos() -> list[list[str]]:
 
 
 def launch(engine: eng.Engine, host: str = "127.0.0.1", port: int = 7860,
-           size: tuple[int, int] | None = None) -> Any:
+           size: tuple[int, int] | None = None, max_queue: int = MAX_QUEUE, downloads: Downloads | None = None) -> Any:
     """Build the app and start serving it in a thread; returns the Blocks (``.block_thread()`` waits,
-    ``.close()`` stops)."""
-    demo = build(engine, size)
-    demo.queue(default_concurrency_limit=1)
+    ``.close()`` stops; ``.downloads.close()`` removes the result files)."""
+    demo = build(engine, size, downloads)
+    demo.queue(default_concurrency_limit=1, max_size=max_queue)
     demo.launch(server_name=host, server_port=port, max_file_size=f"{eng.MAX_UPLOAD_MB}mb", show_error=False,
                 quiet=True, ssr_mode=False, prevent_thread_lock=True, footer_links=[], css=CSS,
                 allowed_paths=[str(p[0]) for p in _example_photos()])
