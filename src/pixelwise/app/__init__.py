@@ -8,8 +8,14 @@
 
 from __future__ import annotations
 
+import signal
+import threading
 import time
 from typing import Any
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def serve(models: list[str] | None = None, host: str = "127.0.0.1", port: int = 7860, device: str = "cpu",
@@ -37,20 +43,23 @@ def serve(models: list[str] | None = None, host: str = "127.0.0.1", port: int = 
     engine = Engine(loaded, resolved, note)
     demo = ui.launch(engine, host, port, size, max_queue=ui.MAX_QUEUE if max_queue is None else max_queue)
     for m in loaded:
-        origin = m.origin.replace("`", "")
-        print(f"pixelwise app: {m.name}: {m.params / 1e6:.2f} M params, {origin or 'from'}"
-              + ("" if m.shipped else f" ({m.source})"), flush=True)
+        where = m.source if m.shipped or not m.trained else f"{m.origin}, from {m.source}"
+        print(f"pixelwise app: {m.title}: {m.params / 1e6:.2f} M params, {where}", flush=True)
     chosen = default_photo_model(loaded)
     if chosen is not None:
         why = ("named with --model" if chosen.requested else
-               "the default of `pixelwise deblur`, made for real photos" if chosen.shipped else "the only one")
-        print(f"pixelwise app: Deblur tab preselects {chosen.name} ({why})", flush=True)
+               "the default of pixelwise deblur, made for real photos" if chosen.shipped else "the only deblurrer")
+        print(f"pixelwise app: the Deblur tab preselects {chosen.shipped or chosen.name} ({why})", flush=True)
     if note:
         print(f"pixelwise app: {note}", flush=True)
+    print(f"pixelwise app: result files in {demo.downloads.root} (each removed when its page is closed or after "
+          f"{demo.downloads.max_age_s / 3600:g} h; all when the app stops)", flush=True)
     print(f"pixelwise app: ready at http://{host}:{port} on {resolved} "
           f"(started in {time.perf_counter() - started:.1f} s; Ctrl+C stops it)", flush=True)
     if not block:
         return demo
+    if threading.current_thread() is threading.main_thread():  # `kill` stops it like Ctrl+C: files removed
+        signal.signal(signal.SIGTERM, _interrupt)
     try:
         demo.block_thread()
     except KeyboardInterrupt:  # pragma: no cover - interactive

@@ -60,11 +60,8 @@ def _status(message: str | None, ok: bool = True) -> str:
     return message if ok else f"**Error:** {message}"
 
 
-def _write_png(array: np.ndarray, path: Path) -> str:
-    from PIL import Image
-
-    Image.fromarray(array).save(path, format="PNG")
-    return str(path)
+def _session(request: gr.Request | None) -> str | None:
+    return getattr(request, "session_hash", None)
 
 
 def build(engine: eng.Engine, size: tuple[int, int] | None = None, downloads: Downloads | None = None) -> gr.Blocks:
@@ -138,16 +135,17 @@ def build(engine: eng.Engine, size: tuple[int, int] | None = None, downloads: Do
                         gr.Markdown(cards.model_lines(label_models), elem_id="paint-models")
                 paint_status = gr.Markdown(elem_id="paint-status")
 
-                def run_paint(ids: np.ndarray, sizes_now: dict) -> tuple:
+                def run_paint(ids: np.ndarray, sizes_now: dict, request: gr.Request | None) -> tuple:
                     results = engine.translate_labels(ids)
-                    shown = [gr.update(value=r.image, label=f"{engine.by_key(r.key).name}: {r.ms:.1f} ms")
-                             for r in results]
+                    shown = [gr.update(value=downloads.write_png(_session(request), r.image, f"{r.key}.png"),
+                                       label=f"{engine.by_key(r.key).name}: {r.ms:.1f} ms") for r in results]
                     ms = " · ".join(f"**{engine.by_key(r.key).name}** {r.ms:.1f} ms" for r in results)
                     h, w = ids.shape
                     new_sizes = {**sizes_now, **{m.key: (h, w) for m in label_models}}
                     return (*shown, f"{ms} (label map {h}x{w}, {engine.device})", new_sizes)
 
-                def on_canvas(value: dict | None, base_ids: np.ndarray, ids_now: np.ndarray, sizes_now: dict) -> tuple:
+                def on_canvas(value: dict | None, base_ids: np.ndarray, ids_now: np.ndarray, sizes_now: dict,
+                              request: gr.Request) -> tuple:
                     skip = (gr.skip(),) * (len(outputs) + 4)
                     if not value or value.get("composite") is None:
                         return (*skip, "")
@@ -155,50 +153,55 @@ def build(engine: eng.Engine, size: tuple[int, int] | None = None, downloads: Do
                         ids = eng.canvas_to_ids(value["composite"], base_ids, labels)
                         if np.array_equal(ids, ids_now):  # nothing new (e.g. the editor reporting a new background)
                             return (*skip, "")
-                        ran = run_paint(ids, sizes_now)
+                        ran = run_paint(ids, sizes_now, request)
                     except PixelwiseError as exc:
                         return (*skip, _status(eng.short_message(exc), ok=False))
-                    return (*ran, ids, eng.colorize(ids, labels), "")
+                    return (*ran, ids, downloads.write_png(_session(request), eng.colorize(ids, labels), "labels.png"),
+                            "")
 
-                def set_canvas(ids: np.ndarray, sizes_now: dict) -> tuple:
+                def set_canvas(ids: np.ndarray, sizes_now: dict, request: gr.Request | None) -> tuple:
                     # a new background (strokes baked in), and the models rerun on it
-                    image = eng.colorize(ids, labels)
+                    image = downloads.write_png(_session(request), eng.colorize(ids, labels), "labels.png")
                     editor = {"background": image, "layers": [], "composite": image}
-                    return (editor, ids, ids, image, *run_paint(ids, sizes_now), "")
+                    return (editor, ids, ids, image, *run_paint(ids, sizes_now, request), "")
 
                 def failed(exc: Exception, path: Any = None) -> tuple:
                     return (*(gr.skip(),) * (len(outputs) + 6), _status(eng.short_message(exc, path), ok=False))
 
-                def on_fill(ids: np.ndarray, cls: Any, sizes_now: dict, evt: gr.SelectData) -> tuple:
+                def on_fill(ids: np.ndarray, cls: Any, sizes_now: dict, evt: gr.SelectData,
+                            request: gr.Request) -> tuple:
                     try:
                         x, y = (int(v) for v in evt.index)
-                        return set_canvas(eng.fill_region(ids, y, x, int(cls)), sizes_now)
+                        return set_canvas(eng.fill_region(ids, y, x, int(cls)), sizes_now, request)
                     except (PixelwiseError, TypeError, ValueError) as exc:
                         return failed(exc)
 
-                def on_fill_all(ids: np.ndarray, cls: Any, sizes_now: dict) -> tuple:
-                    return set_canvas(np.full_like(ids, int(cls)), sizes_now)
+                def on_fill_all(ids: np.ndarray, cls: Any, sizes_now: dict, request: gr.Request) -> tuple:
+                    return set_canvas(np.full_like(ids, int(cls)), sizes_now, request)
 
-                def on_upload(file: Any, sizes_now: dict) -> tuple:
+                def on_upload(file: Any, sizes_now: dict, request: gr.Request) -> tuple:
                     path = getattr(file, "name", file)
                     try:
                         ids = eng.read_label_upload(path, labels, max(m.spec.multiple for m in label_models))
-                        return set_canvas(ids, sizes_now)
+                        return set_canvas(ids, sizes_now, request)
                     except PixelwiseError as exc:
                         return failed(exc, path)
+
+                def on_reset(sizes_now: dict, request: gr.Request) -> tuple:
+                    return set_canvas(start, sizes_now, request)
 
                 paint_outs = [*outputs, paint_ms, sizes, current, preview, paint_status]
                 canvas.input(on_canvas, [canvas, base, current, sizes], paint_outs, trigger_mode="always_last",
                              show_progress="hidden", **QUEUE)
                 set_outs = [canvas, base, current, preview, *outputs, paint_ms, sizes, paint_status]
                 preview.select(on_fill, [current, fill_class, sizes], set_outs, **QUEUE)
-                fill_all.click(on_fill_all, [current, fill_class, sizes], set_outs, **QUEUE)
+                fill_all.click(on_fill_all, [current, fill_class, sizes], set_outs, api_name="fill_all", **QUEUE)
                 upload.upload(on_upload, [upload, sizes], set_outs, **QUEUE)
-                reset.click(lambda sizes_now: set_canvas(start, sizes_now), [sizes], set_outs, **QUEUE)
+                reset.click(on_reset, [sizes], set_outs, **QUEUE)
 
-                def on_load(sizes_now: dict) -> tuple:
+                def on_load(sizes_now: dict, request: gr.Request) -> tuple:
                     try:
-                        return run_paint(start, sizes_now)
+                        return run_paint(start, sizes_now, request)
                     except PixelwiseError as exc:  # pragma: no cover - the starting map is always valid
                         return (*(gr.skip(),) * (len(outputs) + 2), _status(eng.short_message(exc), ok=False))
 
@@ -247,21 +250,21 @@ def build(engine: eng.Engine, size: tuple[int, int] | None = None, downloads: Do
                         return (*skip, _status(eng.short_message(exc, path), ok=False))
                     h, w = photo.shape[:2]
                     stem = Path(path).stem
-                    session = getattr(request, "session_hash", None)
-                    out_path = _write_png(result.image, downloads.new_path(session, f"{stem}_deblurred.png"))
+                    out_path = downloads.write_png(_session(request), result.image, f"{stem}_deblurred.png")
+                    before = downloads.write_png(_session(request), blurred, f"{stem}_input.png")
                     note = f", {eng.TILE}x{eng.TILE} tiles" if result.tiled else ""
                     name = engine.by_key(key).name
                     text = (f"**{name}** {result.ms:.1f} ms ({h}x{w}{note}, {engine.device})"
                             + (f"; blurred first with strength {strength_v:.2f}, seed {int(seed_v or 0)}"
                                if strength_v else ""))
-                    return (blurred, result.image), text, out_path, {**sizes_now, key: (h, w)}, ""
+                    return (before, out_path), text, out_path, {**sizes_now, key: (h, w)}, ""
 
                 deblur_outs = [compare, deblur_ms, download, sizes, deblur_status]
                 deblur_ins = [photo_in, strength, seed, model_key, sizes]
-                photo_in.upload(on_deblur, deblur_ins, deblur_outs, **QUEUE)
-                go.click(on_deblur, deblur_ins, deblur_outs, **QUEUE)
+                photo_in.upload(on_deblur, deblur_ins, deblur_outs, api_name="deblur_on_upload", **QUEUE)
+                go.click(on_deblur, deblur_ins, deblur_outs, api_name="deblur", **QUEUE)
                 model_key.change(lambda key: cards.card_markdown(engine.by_key(key)), [model_key], [card],
-                                 queue=False, show_progress="hidden")
+                                 queue=False, show_progress="hidden", api_name="model_card")
 
         # --- Models --------------------------------------------------------------------------------------
         with gr.Tab("Models", id="models") as models_tab:
@@ -291,10 +294,11 @@ def build(engine: eng.Engine, size: tuple[int, int] | None = None, downloads: Do
             bench.click(on_bench, [sizes], [table], **QUEUE)
 
         def on_unload(request: gr.Request) -> None:  # the page was closed: its result files go
-            downloads.end_session(getattr(request, "session_hash", None))
+            downloads.end_session(_session(request))
 
         demo.unload(on_unload)
     demo.downloads = downloads  # the server's owner closes it (pixelwise.app.serve)
+    demo.engine = engine
     return demo
 
 
