@@ -221,8 +221,8 @@ def build(engine: eng.Engine, size: tuple[int, int] | None = None, downloads: Do
                                                    "1 = a 60-pixel camera shake)")
                         seed = gr.Number(0, precision=0, label="blur seed", minimum=0)
                         model_key = gr.Dropdown([(m.name, m.key) for m in photo_models], value=photo_models[0].key,
-                                                label="model (the default of `pixelwise deblur` unless --model "
-                                                      "named one)", elem_id="deblur-model")
+                                                label="model (preselected: the one named with --model, else the "
+                                                      "default of pixelwise deblur)", elem_id="deblur-model")
                         with gr.Accordion("model card", open=False):
                             card = gr.Markdown(cards.card_markdown(photo_models[0]), elem_id="deblur-card")
                         go = gr.Button("deblur", variant="primary", elem_id="deblur-run")
