@@ -257,10 +257,10 @@ def test_with_runs_demo_the_deblur_tab_offers_the_shipped_default(tmp_path: Path
     """README's flow `pixelwise demo && pixelwise app`: with runs/demo present (here a stand-in with the demo's
     layout) the shipped default deblurrer is offered, preselected and labelled, its card is shown, and it
     deblurs a bundled photo to an image of the same size; the Paint tab says what the demo models are."""
-    from .app_helpers import make_demo_folder
-
     from pixelwise.deblur import DEFAULT_DEBLUR_MODEL
     from pixelwise.hub import packaged_names
+
+    from .app_helpers import make_demo_folder
 
     make_demo_folder(tmp_path)
     with _app([], tmp_path / "app.log", cwd=tmp_path) as url, _chrome(url) as driver:
