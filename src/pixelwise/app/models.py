@@ -245,8 +245,8 @@ def load_one(spec: str, device: str = "cpu", requested: bool = True) -> AppModel
     model_spec = lib.input_spec(module)
     name = title = (study or {}).get("name") or FAMILY_NAMES.get(registry, registry)
     if shipped:
-        name += f" ({source if source.startswith('shipped ') else 'shipped ' + shipped}"
-        name += "; the default of pixelwise deblur)" if shipped == lib.DEFAULT_DEBLUR_MODEL else ")"
+        name += f" (shipped {shipped}" + ("; the default of pixelwise deblur)" if shipped == lib.DEFAULT_DEBLUR_MODEL
+                                          else ")")
     elif not trained:
         name += " (untrained)"
     elif origin.startswith(("demo", "trained")):
