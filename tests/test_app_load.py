@@ -2,8 +2,8 @@
 (each its own browser session, through gradio_client) send 10 deblur requests each at once with paint requests
 in between, three bursts in a row, to `pixelwise app` started as a command. Every request is answered with the
 client's own image (checked by content against the model run directly), waiting requests are told their place
-in the queue, nothing crashes (no traceback in the server's log), the server's memory is flat after the first
-burst, a full queue refuses with a message, result files go when a session ends and the rest when the app stops.
+in the queue, nothing crashes (no traceback in the server's log), the server's memory is flat over the last
+burst (the first two warm it up), a full queue refuses with a message, result files go when a session ends and the rest when the app stops.
 
 The first version of this test found a real fault: Gradio rewrites a returned image array's cache file in place
 whenever the same image is returned again, and a client fetching it meanwhile got a truncated file ("peer closed
@@ -39,7 +39,7 @@ CLIENTS, DEBLURS, PAINT_EVERY, BURSTS = 4, 10, 4, 3
 START_TIMEOUT = 300.0  # seconds for the command to say it is ready (a heavily loaded machine: 120 s was seen)
 RESULT_TIMEOUT = 180.0  # seconds for one request; the whole burst takes far less
 HTTP = {"timeout": 120.0}  # the clients' HTTP timeouts (uploads included) on a loaded machine
-MEMORY_SLACK_MB = 40.0  # the server's RSS may grow this much from the end of the first burst to the last
+MEMORY_SLACK_MB = 30.0  # the server's RSS may grow this much over the last burst (the first two warm it up)
 
 
 def _free_port() -> int:
@@ -166,7 +166,11 @@ def test_four_clients_at_once_each_get_their_own_results(server: Server, tmp_pat
         for _ in range(BURSTS):
             jobs = _burst(clients, photos, model.key, statuses)
             for i, kind, job in jobs:
-                outputs = job.result(timeout=RESULT_TIMEOUT)  # raises if the request failed
+                try:
+                    outputs = job.result(timeout=RESULT_TIMEOUT)
+                except Exception as exc:  # say which request failed and how
+                    raise AssertionError(f"client {i}'s {kind} request failed: {type(exc).__name__}: {exc}; "
+                                         f"server log tail:\n{server.log.read_text()[-2000:]}") from exc
                 answered += 1
                 if kind == "deblur":
                     _, text, download, _ = outputs
@@ -184,7 +188,7 @@ def test_four_clients_at_once_each_get_their_own_results(server: Server, tmp_pat
         assert waiting, "no request was ever seen waiting in the queue"
         assert all(0 <= s.rank < s.queue_size for s in waiting)  # each told its place: rank of queue_size
         if rss[0] is not None:
-            assert rss[-1] - rss[0] < MEMORY_SLACK_MB, rss  # flat after the first burst
+            assert rss[-1] - rss[1] < MEMORY_SLACK_MB, rss  # flat once warm
         sessions = {p.relative_to(server.results).parts[0] for p in _files(server.results)}
         assert sessions == {c.session_hash for c in clients}  # each session's results in its own folder
     finally:
