@@ -20,6 +20,7 @@ from pixelwise.app.models import (
     load_models,
 )
 from pixelwise.errors import PixelwiseError
+from pixelwise.hub import packaged_names
 from pixelwise.inference import InputSpec
 
 
@@ -69,12 +70,14 @@ def test_study_folder_opens_its_runs_with_study_figures(tmp_path: Path) -> None:
         {"key": "asapnet", "name": "ASAP-Net", "runtime_ms": 3.5, "runtime_size": [64, 128]}]}}))
     assert default_specs(tmp_path / "study" / "..")[1] is not None  # only runs/demo is the default
     models, note = load_models([str(tmp_path / "study")])
-    assert note is None and len(models) == 1
+    assert note is None and [x.shipped for x in models[1:]] == [f"pixelwise/{n}" for n in packaged_names()]
     m = models[0]
-    assert m.trained and m.name == "ASAP-Net" and m.size == (64, 128) and m.study["runtime_ms"] == 3.5
+    assert m.trained and m.name == "ASAP-Net (trained 2 steps)" and m.size == (64, 128)
+    assert m.study["runtime_ms"] == 3.5 and m.origin == "trained 2 steps" and m.requested
     assert "bundled stand-in" in m.labels.description and m.labels.ids == list(range(8))
-    rows = eng.Engine(models).model_rows({m.key: (64, 128)}, flops=False)
+    rows = eng.Engine(models).model_rows({x.key: (64, 128) for x in models}, flops=False)
     assert rows[0][8] == "3.5 ms @ 64x128"
+    assert rows[0][9] == f"trained 2 steps: {tmp_path / 'study' / 'runs' / 'asapnet'}"
 
 
 def test_bad_model_argument_is_one_line() -> None:
@@ -198,6 +201,7 @@ def test_model_rows_gflops_and_bench(engine: eng.Engine) -> None:
     rows = engine.model_rows({k: (32, 32) for k in sizes})
     assert all(r[7].endswith("ms") or r[7].endswith(")") for r in rows), rows
     assert "x pix2pixHD" in rows[0][7] and "x DeblurGAN" in rows[2][7]  # the pairs are benched in one run
+    assert [r[9] for r in rows[4:]] == [f"shipped pixelwise/{n}" for n in packaged_names()]
 
 
 def test_cli_app_answers_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:

@@ -6,6 +6,7 @@ Skipped, with the reason, when gradio, selenium, chromium or chromedriver is mis
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -62,18 +63,16 @@ def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     return dirs
 
 
-@pytest.fixture(scope="module")
-def app_url(model_dirs: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+@contextlib.contextmanager
+def _app(args: list[str], log: Path, cwd: Path | None = None) -> Iterator[str]:
+    """``pixelwise app ARGS`` on a free localhost port (from ``cwd``), until the block ends; yields its URL."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("app") / "app.log"
-    command = [sys.executable, "-m", "pixelwise", "app", "--port", str(port), "--host", "127.0.0.1"]
-    for d in model_dirs:
-        command += ["--model", str(d)]
+    command = [sys.executable, "-m", "pixelwise", "app", "--port", str(port), "--host", "127.0.0.1", *args]
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
     src = str(Path(__file__).resolve().parents[1] / "src")
     env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     with open(log, "w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
     try:
         deadline = time.monotonic() + START_TIMEOUT
         while "ready at" not in log.read_text():
@@ -90,18 +89,31 @@ def app_url(model_dirs: list[Path], tmp_path_factory: pytest.TempPathFactory) ->
 
 
 @pytest.fixture(scope="module")
-def browser(app_url: str) -> Iterator[Any]:
+def app_url(model_dirs: list[Path], tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    args = [a for d in model_dirs for a in ("--model", str(d))]
+    with _app(args, tmp_path_factory.mktemp("app") / "app.log") as url:
+        yield url
+
+
+@contextlib.contextmanager
+def _chrome(url: str) -> Iterator[Any]:
     options = webdriver.ChromeOptions()
     for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--window-size=1400,1300", "--disable-background-networking", "--no-first-run"):
         options.add_argument(flag)
     options.binary_location = CHROMIUM
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.get(app_url)
+    driver.get(url)
     try:
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture(scope="module")
+def browser(app_url: str) -> Iterator[Any]:
+    with _chrome(app_url) as driver:
+        yield driver
 
 
 def _wait(condition: Callable[[], Any], what: str, timeout: float = WAIT) -> Any:
@@ -239,3 +251,47 @@ def test_models_tab_lists_params_and_gflops(browser: Any) -> None:
     # the deblurring model at the size of the photo deblurred above, with the median of its runs
     for name in ("ASAP-Net", "pix2pixHD", "DeblurGAN-ASAP", "0.011 M", "150x210", "(n=1)"):
         assert name in text
+
+
+def test_with_runs_demo_the_deblur_tab_offers_the_shipped_default(tmp_path: Path) -> None:
+    """README's flow `pixelwise demo && pixelwise app`: with runs/demo present (here a stand-in with the demo's
+    layout) the shipped default deblurrer is offered, preselected and labelled, its card is shown, and it
+    deblurs a bundled photo to an image of the same size; the Paint tab says what the demo models are."""
+    from pixelwise.deblur import DEFAULT_DEBLUR_MODEL
+    from pixelwise.hub import packaged_names
+
+    from .app_helpers import make_demo_folder
+
+    make_demo_folder(tmp_path)
+    with _app([], tmp_path / "app.log", cwd=tmp_path) as url, _chrome(url) as driver:
+        _wait(lambda: "demo, trained 504 steps" in _text(driver, "paint-models"), "the Paint tab's model list")
+        assert "on the bundled label maps" in _text(driver, "paint-models")
+        _tab(driver, "Deblur a photo")
+        field = driver.find_element(By.CSS_SELECTOR, "#deblur-model input")
+        assert f"shipped {DEFAULT_DEBLUR_MODEL}; the default of pixelwise deblur" in field.get_attribute("value")
+        field.click()
+        choices = _wait(lambda: [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#deblur-model li")],
+                        "the model choices")
+        for name in packaged_names():
+            assert any(f"shipped pixelwise/{name}" in c for c in choices), choices
+        assert "DeblurGAN-ASAP (demo, trained 336 steps)" in choices
+        field.send_keys("\ue00c")  # Escape: close the list, keep the preselected default
+        driver.find_element(By.XPATH, "//button[.//span[contains(., 'model card')]]").click()
+        card = _wait(lambda: (lambda t: t if "Training budget" in t else "")(_text(driver, "deblur-card")),
+                     "the model card")
+        assert DEFAULT_DEBLUR_MODEL in card and "parameters" in card and "Blurred input (no model)" in card
+        import skimage
+
+        bundled = Path(skimage.__file__).parent / "data" / "chelsea.png"
+        photo = np.asarray(Image.open(bundled).convert("RGB"))
+        driver.find_element(By.CSS_SELECTOR, "#deblur-input input[type=file]").send_keys(str(bundled))
+        _wait(lambda: "ms" in _text(driver, "deblur-ms"), "the deblurred photo")
+        assert f"{photo.shape[0]}x{photo.shape[1]}" in _text(driver, "deblur-ms")
+        assert "the default of pixelwise deblur" in _text(driver, "deblur-ms")
+        link = _wait(lambda: driver.find_element(By.CSS_SELECTOR, "#deblur-download a").get_attribute("href"),
+                     "the download link")
+        with urllib.request.urlopen(link, timeout=10) as response:
+            result = np.asarray(Image.open(io.BytesIO(response.read())).convert("RGB"))
+        assert result.shape == photo.shape
+        assert 0 < np.abs(result.astype(int) - photo.astype(int)).mean() < 10  # sharpened, still the photo
+        _screenshot(driver, tmp_path, "app-deblur-shipped.png")

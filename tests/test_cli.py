@@ -69,3 +69,30 @@ def test_threads_flag_sets_torchs_threads(monkeypatch):
     runtime_args.apply_runtime_args(argparse.Namespace(threads=None))
     runtime_args.apply_runtime_args(argparse.Namespace())
     assert calls == [3]
+
+
+def test_version_flag_and_attribute_come_from_the_package_metadata(capsys, monkeypatch):
+    from importlib import metadata
+
+    import pixelwise
+
+    with pytest.raises(SystemExit) as exit_info:
+        parse_args(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out.strip() == f"pixelwise {pixelwise.__version__}"
+    try:
+        installed = metadata.version("pixelwise")
+    except metadata.PackageNotFoundError:  # a source checkout on PYTHONPATH: pyproject.toml's version
+        installed = None
+    if installed is not None:
+        assert pixelwise.__version__ == installed
+
+    def not_installed(name):
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(metadata, "version", not_installed)  # PYTHONPATH=src without an install
+    from pathlib import Path
+
+    pyproject = (Path(pixelwise.__file__).resolve().parents[2] / "pyproject.toml").read_text()
+    declared = pyproject.split('\nversion = "', 1)[1].split('"', 1)[0]
+    assert pixelwise._version() == declared

@@ -45,8 +45,10 @@ def test_models_prints_sections(capsys: pytest.CaptureFixture[str]) -> None:
     assert [line.split()[0] for line in discriminators.splitlines()] == list_models("discriminator")
     shipped = pretrained.splitlines()[1:]
     assert shipped == ([f"  {NONE_SHIPPED}"] if not packaged_names() else shipped)
-    assert [line.split()[0] for line in shipped if NONE_SHIPPED not in line] == [f"pixelwise/{n}" for n in
-                                                                                 packaged_names()]
+    assert [line.split()[0] for line in shipped if line.startswith("  pixelwise/")] == [f"pixelwise/{n}" for n in
+                                                                                       packaged_names()]
+    if packaged_names():
+        assert "--details NAME" in shipped[-1]
 
 
 def test_readme_names_the_shipped_models() -> None:
@@ -58,5 +60,45 @@ def test_readme_names_the_shipped_models() -> None:
 
 
 def test_models_names_prints_one_per_line(capsys: pytest.CaptureFixture[str]) -> None:
+    shipped = [f"pixelwise/{n}" for n in packaged_names()]
     assert main(["models", "--names"]) == 0
-    assert capsys.readouterr().out.split() == list_models("generator") + list_models("discriminator")
+    assert capsys.readouterr().out.split() == list_models("generator") + list_models("discriminator") + shipped
+    assert main(["models", "--shipped", "--names"]) == 0
+    assert capsys.readouterr().out.split() == shipped
+    assert main(["models", "--shipped"]) == 0
+    out = capsys.readouterr().out
+    assert "generators:" not in out and all(name in out for name in shipped)
+
+
+def test_models_details_of_every_shipped_model(capsys: pytest.CaptureFixture[str]) -> None:
+    from pixelwise.deblur import DEFAULT_DEBLUR_MODEL
+
+    assert packaged_names(), "the package ships deblurrers"
+    for name in packaged_names():
+        for spelling in (f"pixelwise/{name}", name):
+            assert main(["models", "--details", spelling]) == 0
+            out = capsys.readouterr().out
+            first = out.splitlines()[0]
+            assert first.startswith(f"**pixelwise/{name}**: `deblurgan") and " parameters, shipped" in first
+            assert ("the default of `pixelwise deblur`" in first) == (f"pixelwise/{name}" == DEFAULT_DEBLUR_MODEL)
+            assert "- **Training budget**: " in out and "steps" in out.split("Training budget", 1)[1].splitlines()[0]
+            assert "| Blurred input (no model) |" in out and "(+" in out  # the held-out gain table
+            assert out.rstrip().endswith(f"pretrained/{name}/README.md")
+
+
+def test_models_details_of_a_folder_a_registry_name_and_a_typo(tmp_path, capsys: pytest.CaptureFixture[str]) -> None:
+    import pixelwise
+
+    model = pixelwise.create_model("deblurgan", ngf=4, n_blocks=1)
+    model.save_pretrained(tmp_path / "mine")
+    assert main(["models", "--details", str(tmp_path / "mine")]) == 0
+    out = capsys.readouterr().out
+    count = sum(p.numel() for p in model.parameters())
+    assert f"`deblurgan`, {count:,} parameters, from {tmp_path / 'mine'}" in out
+    assert "Held-out results**: none in the card" in out
+    assert main(["models", "--details", "patchgan"]) == 0
+    assert "a registered architecture" in capsys.readouterr().out
+    assert main(["models", "--details", "no-such-model"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("pixelwise models: error: --details no-such-model: not a shipped model")
+    assert err.count("\n") == 1

@@ -23,13 +23,18 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "blur": ("pixelwise.commands.blur", "turn a folder of sharp photos into a graded motion-blur dataset"),
     "convert": ("pixelwise.commands.convert", "official .pth checkpoint + options -> pixelwise model dir"),
     "export": ("pixelwise.commands.export", "export a model to ONNX with dynamic height and width"),
-    "models": ("pixelwise.commands.models", "list the registered model names"),
+    "models": ("pixelwise.commands.models", "list the registered model names and the shipped models; "
+                                            "--details NAME: a model's card"),
     "app": ("pixelwise.commands.app", "browser demo: paint label maps, deblur photos, compare speed (needs [app])"),
 }
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from pixelwise import __version__
+
     parser = argparse.ArgumentParser(prog="pixelwise", description="Fast image-to-image translation.")
+    parser.add_argument("--version", action="version", version=f"pixelwise {__version__}",
+                        help="print pixelwise's version (the installed package's metadata) and exit")
     sub = parser.add_subparsers(dest="command", metavar="<command>")
     for name, (module_name, help_text) in COMMANDS.items():
         module = importlib.import_module(module_name)

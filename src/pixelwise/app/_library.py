@@ -21,12 +21,15 @@ from pixelwise.data.transforms import (
     resize_label,
     tensor_to_photo,
 )
+from pixelwise.deblur import DEFAULT_DEBLUR_MODEL
 from pixelwise.errors import PixelwiseError
 from pixelwise.hub import PACKAGED_ORG, packaged_names
 from pixelwise.inference import InputSpec, check_labels, input_spec, prepare_model, resolve_device, translate_image
+from pixelwise.models.card import CARD_NAME, CardSummary, read_card, summary_markdown
 from pixelwise.models.io import from_pretrained, load_generator, resolve_generator
 from pixelwise.presets import is_preset
 from pixelwise.registry import create_model, list_models
+from pixelwise.rundir import STEP_DIR
 
 
 def untrained_generator(preset: str) -> Any:
@@ -35,6 +38,13 @@ def untrained_generator(preset: str) -> Any:
     from pixelwise.train.recipes import build_generator
 
     return build_generator(load_run_config(preset))
+
+
+def packaged_root() -> Path:
+    """Where the shipped models live (read at call time: tests point it elsewhere)."""
+    from pixelwise import hub
+
+    return hub.PACKAGED_ROOT
 
 
 def preset_data(preset: str) -> DataConfig:
@@ -52,7 +62,11 @@ def bundled_labels_folder(label_nc: int) -> Path | None:
 
 
 __all__ = [
+    "CARD_NAME",
+    "DEFAULT_DEBLUR_MODEL",
     "PACKAGED_ORG",
+    "STEP_DIR",
+    "CardSummary",
     "DataConfig",
     "InputSpec",
     "PixelwiseError",
@@ -72,12 +86,14 @@ __all__ = [
     "load_yaml",
     "motion_blur",
     "packaged_names",
+    "packaged_root",
     "parse_size",
     "parse_strength",
     "photo_to_tensor",
     "prepare_call",
     "prepare_model",
     "preset_data",
+    "read_card",
     "read_label",
     "read_photo",
     "resize_label",
@@ -85,6 +101,7 @@ __all__ = [
     "resolve_generator",
     "run_benchmark",
     "sample_kernel",
+    "summary_markdown",
     "tensor_to_photo",
     "to_dict",
     "translate_image",

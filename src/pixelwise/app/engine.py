@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from pixelwise.app import _library as lib
-from pixelwise.app.models import AppModel, LabelSet
+from pixelwise.app.models import AppModel, LabelSet, default_photo_model
 
 MAX_UPLOAD_MB = 20  # the web server refuses bigger files
 MAX_PHOTO_PIXELS = 4096 * 4096  # deblurring input (photos above TILE_ABOVE pixels are processed in tiles)
@@ -167,7 +167,11 @@ class Engine:
 
     @property
     def photo_models(self) -> list[AppModel]:
-        return sorted((m for m in self.models if m.task == "photo"), key=lambda m: not m.is_asap)
+        """The deblurrers: the preselected one first (:func:`~pixelwise.app.models.default_photo_model`), then
+        those named with --model, the shipped ones, the rest (DeblurGAN-ASAP before DeblurGAN in each group)."""
+        photo = [m for m in self.models if m.task == "photo"]
+        first = default_photo_model(photo)
+        return sorted(photo, key=lambda m: (m is not first, not m.requested, m.shipped is None, not m.is_asap))
 
     def _timed(self, model: AppModel, data: Any, instance: Any = None, tile: int | None = None) -> tuple[Any, float]:
         import torch
@@ -279,9 +283,16 @@ class Engine:
                 m.name, "label map -> photo" if m.task == "labels" else "photo -> photo", m.registry,
                 f"{m.params / 1e6:.3f} M", f"{size[0]}x{size[1]}", "" if g is None else f"{g:.3f}",
                 f"{float(np.median(times)):.1f} ms (n={len(times)})" if times else "no runs yet", bench_text,
-                study_text, m.source,
+                study_text, _source(m),
             ])
         return rows
+
+
+def _source(model: AppModel) -> str:
+    origin = model.origin.replace("`", "")
+    if not origin or origin == "untrained" or model.shipped:
+        return model.source
+    return f"{origin}: {model.source}"
 
 
 MODEL_COLUMNS = ["model", "task", "registry", "params", "shown size", "GFLOPs", "app median",

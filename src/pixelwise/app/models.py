@@ -2,8 +2,10 @@
 folder, training preset names, registry names) -> :class:`AppModel` records with their label set.
 
 Without ``--model`` the app opens ``runs/demo`` (what ``pixelwise demo`` writes: one run dir per model under
-``runs/demo/runs/``) when it exists, else the deblurrers shipped inside the package (``pixelwise/<name>``) and
-tiny untrained label models of the demo's presets, clearly labelled.
+``runs/demo/runs/``) when it exists, else tiny untrained label models of the demo's presets, clearly labelled.
+The deblurrers shipped inside the package (``pixelwise/<name>``) are always loaded beside them: they are made for
+users' photos, the demo's tiny deblurrers are not. Each model says where it comes from (:attr:`AppModel.origin`:
+"shipped", "demo, trained N steps", "trained N steps", "untrained") and what it was trained on.
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ class AppModel:
     """One loaded generator and what the UI says about it."""
 
     key: str  # unique, short
-    name: str  # shown in the UI
+    name: str  # shown in the UI (with where it comes from)
     registry: str
     module: Any  # nn.Module, prepared for inference
     spec: Any  # pixelwise.inference.InputSpec
@@ -61,6 +63,13 @@ class AppModel:
     labels: LabelSet | None = None  # label-map models
     size: tuple[int, int] | None = None  # the size it was trained at (canvas size), when known
     study: dict[str, Any] | None = None  # its row of the study's results.json, when it came from a study
+    origin: str = ""  # where it comes from: "shipped", "demo, trained N steps", "trained N steps", "untrained", ...
+    trained_on: str | None = None  # what it was trained on, when known (its run's data section, or its card)
+    card_file: Path | None = None  # its model card (README.md), when it has one
+    steps: int | None = None  # training steps, when known (the checkpoint's step_N)
+    shipped: str | None = None  # "pixelwise/<name>" for a model shipped inside the package
+    requested: bool = True  # named by --model (False: opened by default, e.g. runs/demo or a shipped model)
+    title: str = ""  # the name alone: the study's name for it, else the architecture's
     timings: dict[tuple[int, int], list[float]] = field(default_factory=dict)  # (H, W) -> ms of app runs
 
     @property
@@ -138,8 +147,28 @@ def _study_row(run_dir: Path | None) -> dict[str, Any] | None:
         for row in data.get(task, {}).get("models", []):
             if row.get("key") == run_dir.name:
                 fullsize = data.get("bench", {}).get("fullsize", {})
-                return {**row, "fullsize_size": fullsize.get("size"), "device": data.get("device")}
+                task_data = data.get(task, {})
+                return {**row, "fullsize_size": fullsize.get("size"), "device": data.get("device"), "task": task,
+                        "baseline": task_data.get("baseline"), "strengths": task_data.get("strengths") or [],
+                        "data_description": (task_data.get("data") or {}).get("description")}
     return None
+
+
+def _is_demo(run_dir: Path | None) -> bool:
+    """Whether ``run_dir`` is a run of ``pixelwise demo`` (its study.yaml says ``demo: true``)."""
+    if run_dir is None or run_dir.parent.name != "runs":
+        return False
+    try:
+        return bool((lib.load_yaml(run_dir.parent.parent / "study.yaml") or {}).get("demo"))
+    except (lib.PixelwiseError, OSError):
+        return False
+
+
+def _steps(directory: Path, study: dict[str, Any] | None) -> int | None:
+    step = lib.STEP_DIR.match(directory.name)
+    if step:
+        return int(step.group(1))
+    return (study or {}).get("steps")
 
 
 def is_study_dir(path: Path) -> bool:
@@ -164,30 +193,47 @@ def _data_section(run_dir: Path | None) -> Any | None:
         return None
 
 
-def load_one(spec: str, device: str = "cpu") -> AppModel:
+def load_one(spec: str, device: str = "cpu", requested: bool = True) -> AppModel:
     """Open one ``--model`` argument; a PixelwiseError names it and the fix."""
     path = Path(spec)
     study = None
+    steps = card_file = shipped = None
+    short = spec.split("/", 1)[1] if spec.startswith(f"{lib.PACKAGED_ORG}/") else None
     if path.is_dir():
         module = lib.load_generator(path)
         directory, _ = lib.resolve_generator(path)
         run_dir = _run_dir_of(directory)
         data = _data_section(run_dir)
         study = _study_row(run_dir)
+        steps = _steps(directory, study)
         source, trained = str(path), True
         key = run_dir.name if run_dir is not None else path.name
-    elif spec.startswith(f"{lib.PACKAGED_ORG}/") and spec.split("/", 1)[1] in lib.packaged_names():
+        card_file = directory / lib.CARD_NAME if (directory / lib.CARD_NAME).is_file() else None
+        if directory.resolve().parent == lib.packaged_root().resolve():
+            shipped = f"{lib.PACKAGED_ORG}/{directory.name}"
+        if shipped:
+            origin = shipped_origin(shipped)
+        elif _is_demo(run_dir):
+            origin = f"demo, trained {steps} steps" if steps is not None else "demo"
+        else:
+            origin = f"trained {steps} steps" if steps is not None else f"model folder {directory.name}"
+    elif short is not None and short in lib.packaged_names():
         module = lib.from_pretrained(spec)  # a model shipped inside the package
         data = None
-        source, trained, key = f"shipped {spec}", True, spec.split("/", 1)[1]
+        source, trained, key, shipped = f"shipped {spec}", True, short, spec
+        card_file = lib.packaged_root() / short / lib.CARD_NAME
+        card_file = card_file if card_file.is_file() else None
+        origin = shipped_origin(spec)
     elif lib.is_preset(spec):  # a preset name or an old name of one
         module = lib.untrained_generator(spec)
         data = lib.preset_data(spec)
         source, trained, key = f"untrained {spec} preset (random weights)", False, spec
+        origin = "untrained"
     elif spec in lib.list_models():
         module = lib.create_model(spec)
         data = None
         source, trained, key = f"untrained {spec} (registry defaults, random weights)", False, spec
+        origin = "untrained"
     else:
         raise lib.PixelwiseError(
             f"--model {spec}: not a folder, training preset or registry name; give a model dir, checkpoint dir, "
@@ -197,19 +243,48 @@ def load_one(spec: str, device: str = "cpu") -> AppModel:
     registry = getattr(module, "registry_name", "") or type(module).__name__
     lib.prepare_model(module, device)
     model_spec = lib.input_spec(module)
-    name = (study or {}).get("name") or FAMILY_NAMES.get(registry, registry)
-    if source.startswith("shipped "):
-        name += f" ({source})"
-    if not trained:
+    name = title = (study or {}).get("name") or FAMILY_NAMES.get(registry, registry)
+    if shipped:
+        name += f" (shipped {shipped}" + ("; the default of pixelwise deblur)" if shipped == lib.DEFAULT_DEBLUR_MODEL
+                                          else ")")
+    elif not trained:
         name += " (untrained)"
+    elif origin.startswith(("demo", "trained")):
+        name += f" ({origin})"
     size = None
     if data is not None and data.load_height and data.load_width:
         size = (data.crop_height or data.load_height, data.crop_width or data.load_width)
         if model_spec.kind == "labels":
             size = (data.load_height, data.load_width)
     labels = label_set(model_spec, data) if model_spec.kind == "labels" else None
+    trained_on = data_description(data) if data is not None else None
+    if trained_on is None and card_file is not None:
+        trained_on = lib.read_card(card_file.read_text(encoding="utf-8")).data
     return AppModel(key=key, name=name, registry=registry, module=module, spec=model_spec, source=source,
-                    trained=trained, labels=labels, size=size, study=study)
+                    trained=trained, labels=labels, size=size, study=study, origin=origin, trained_on=trained_on,
+                    card_file=card_file, steps=steps, shipped=shipped, requested=requested, title=title)
+
+
+def shipped_origin(name: str) -> str:
+    return "shipped; the default of `pixelwise deblur`" if name == lib.DEFAULT_DEBLUR_MODEL else "shipped"
+
+
+def data_description(data: Any) -> str | None:
+    """What a run's data section trained on, in words."""
+    fmt = getattr(data, "format", None)
+    size = f", {data.load_height}x{data.load_width}" if data.load_height and data.load_width else ""
+    blur = f"camera paths up to {data.blur_max_length:g} px"
+    if fmt == "bundled-labels":
+        return f"the bundled label maps ({data.label_nc} stand-in classes from scikit-image's photos{size})"
+    if fmt == "bundled-blur":
+        return f"scikit-image's bundled photos{size}, blurred on the fly ({blur})"
+    if fmt == "blur":
+        return f"the photos in {data.root or '?'}{size}, blurred on the fly ({blur})"
+    if fmt == "cityscapes":
+        return f"Cityscapes ({'label ids' if data.label_set == 'ids' else 'train ids'}) in {data.root or '?'}{size}"
+    if fmt is None:
+        return None
+    return f"{fmt} data in {data.root or '?'}{size}"
 
 
 def default_specs(cwd: Path | None = None) -> tuple[list[str], str | None]:
@@ -224,20 +299,39 @@ def default_specs(cwd: Path | None = None) -> tuple[list[str], str | None]:
 
 
 def load_models(specs: list[str] | None, device: str = "cpu") -> tuple[list[AppModel], str | None]:
-    """Every model of ``specs`` (default: :func:`default_specs`), with unique keys, and the UI note."""
+    """Every model of ``specs`` (default: :func:`default_specs`), then every shipped deblurrer not among them,
+    with unique keys, and the UI note."""
     note = None
+    requested = bool(specs)
     if not specs:
         specs, note = default_specs()
     models: list[AppModel] = []
     for spec in [s for item in specs for s in expand(item)]:
-        model = load_one(spec, device)
-        base, n = model.key, 2
-        while any(m.key == model.key for m in models):
-            model.key, n = f"{base}-{n}", n + 1
-        models.append(model)
+        model = load_one(spec, device, requested=requested)
+        _add(models, model)
+    have = {m.shipped for m in models if m.shipped}
+    for name in lib.packaged_names():  # always offered: made for users' photos
+        if f"{lib.PACKAGED_ORG}/{name}" not in have:
+            _add(models, load_one(f"{lib.PACKAGED_ORG}/{name}", device, requested=False))
     if note is None and not any(m.trained for m in models):
         note = HOW_TO_GET_MODELS
     return models, note
+
+
+def _add(models: list[AppModel], model: AppModel) -> None:
+    base, n = model.key, 2
+    while any(m.key == model.key for m in models):
+        model.key, n = f"{base}-{n}", n + 1
+    models.append(model)
+
+
+def default_photo_model(models: list[AppModel]) -> AppModel | None:
+    """The deblurrer the Deblur tab preselects: the first photo model named with --model, else the default of
+    ``pixelwise deblur`` (:data:`pixelwise.deblur.DEFAULT_DEBLUR_MODEL`), else the first photo model."""
+    photo = [m for m in models if m.task == "photo"]
+    return (next((m for m in photo if m.requested), None)
+            or next((m for m in photo if m.shipped == lib.DEFAULT_DEBLUR_MODEL), None)
+            or (photo[0] if photo else None))
 
 
 def canvas_size(model: AppModel, override: tuple[int, int] | None = None) -> tuple[int, int]:

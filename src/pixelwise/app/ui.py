@@ -2,21 +2,24 @@
 
 Handlers are thin: they convert Gradio values, call the engine and answer bad input with the CLI's one-line
 message in the tab's status line (never a traceback). Every model-running event shares one queue slot
-(``concurrency_id="model"``, limit 1), and the engine's lock guards the models as well."""
+(``concurrency_id="model"``, limit 1), and the engine's lock guards the models as well; the queue holds at most
+``max_queue`` waiting requests (more are refused with Gradio's "queue is full" message, never dropped silently).
+Result files live in per-session folders (:mod:`pixelwise.app.downloads`), removed when the page is closed or
+after an hour."""
 
 from __future__ import annotations
 
 import html
-import itertools
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from pixelwise.app import cards
 from pixelwise.app import engine as eng
 from pixelwise.app._library import PixelwiseError
+from pixelwise.app.downloads import Downloads
 from pixelwise.app.models import AppModel, canvas_size
 
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")  # no telemetry: the app works offline
@@ -25,8 +28,11 @@ import gradio as gr
 
 QUEUE = {"concurrency_id": "model", "concurrency_limit": 1}
 DEFAULT_PHOTO_SIZE = (256, 256)  # Models tab size for photo models before any photo is deblurred
+MAX_QUEUE = 64  # waiting requests the queue holds; more are refused with a message
+GRADIO_CACHE = (600, 3600)  # Gradio's copies of served files: checked every 10 min, removed after an hour
 CSS = """
 #paint-status p, #deblur-status p { margin: 0; }
+#deblur-card { font-size: 0.9em; }
 .pw-pixels img { width: 100%; height: 100%; object-fit: contain; image-rendering: pixelated; }
 .pw-legend { display: flex; flex-wrap: wrap; gap: 4px 10px; font-size: 0.85em; }
 .pw-legend span.sw { display: inline-block; width: 0.9em; height: 0.9em; border: 1px solid #888;
@@ -54,17 +60,13 @@ def _status(message: str | None, ok: bool = True) -> str:
     return message if ok else f"**Error:** {message}"
 
 
-def _write_png(array: np.ndarray, folder: Path, name: str) -> str:
-    from PIL import Image
-
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / name
-    Image.fromarray(array).save(path, format="PNG")
-    return str(path)
+def _session(request: gr.Request | None) -> str | None:
+    return getattr(request, "session_hash", None)
 
 
-def build(engine: eng.Engine, size: tuple[int, int] | None = None) -> gr.Blocks:
-    """The Blocks app. ``size`` overrides the paint canvas size (H, W)."""
+def build(engine: eng.Engine, size: tuple[int, int] | None = None, downloads: Downloads | None = None) -> gr.Blocks:
+    """The Blocks app. ``size`` overrides the paint canvas size (H, W); ``downloads`` holds the result files
+    (default: a new temporary folder; ``.close()`` it when the app stops)."""
     label_models = engine.label_models
     photo_models = engine.photo_models
     first = label_models[0] if label_models else None
@@ -73,11 +75,10 @@ def build(engine: eng.Engine, size: tuple[int, int] | None = None) -> gr.Blocks:
         for m in label_models[1:]:  # the canvas must suit every model painted together
             mult = m.spec.multiple
             canvas_hw = (-(-canvas_hw[0] // mult) * mult, -(-canvas_hw[1] // mult) * mult)
-    downloads = Path(tempfile.mkdtemp(prefix="pixelwise-app-"))
-    counter = itertools.count()
+    downloads = downloads if downloads is not None else Downloads()
     sizes0 = {m.key: (canvas_hw if m.task == "labels" and canvas_hw else DEFAULT_PHOTO_SIZE) for m in engine.models}
 
-    with gr.Blocks(title="pixelwise app", analytics_enabled=False) as demo:
+    with gr.Blocks(title="pixelwise app", analytics_enabled=False, delete_cache=GRADIO_CACHE) as demo:
         gr.Markdown(
             "# pixelwise: image-to-image translation you can feel\n"
             f"Models run on **{engine.device}**, one request at a time (others wait in the queue). "
@@ -131,18 +132,20 @@ def build(engine: eng.Engine, size: tuple[int, int] | None = None) -> gr.Blocks:
                                             elem_id=f"paint-out-{i}", elem_classes=["pw-pixels"])
                                    for i, m in enumerate(label_models)]
                         paint_ms = gr.Markdown(elem_id="paint-ms")
+                        gr.Markdown(cards.model_lines(label_models), elem_id="paint-models")
                 paint_status = gr.Markdown(elem_id="paint-status")
 
-                def run_paint(ids: np.ndarray, sizes_now: dict) -> tuple:
+                def run_paint(ids: np.ndarray, sizes_now: dict, request: gr.Request | None) -> tuple:
                     results = engine.translate_labels(ids)
-                    shown = [gr.update(value=r.image, label=f"{engine.by_key(r.key).name}: {r.ms:.1f} ms")
-                             for r in results]
+                    shown = [gr.update(value=downloads.write_png(_session(request), r.image, f"{r.key}.png"),
+                                       label=f"{engine.by_key(r.key).name}: {r.ms:.1f} ms") for r in results]
                     ms = " · ".join(f"**{engine.by_key(r.key).name}** {r.ms:.1f} ms" for r in results)
                     h, w = ids.shape
                     new_sizes = {**sizes_now, **{m.key: (h, w) for m in label_models}}
                     return (*shown, f"{ms} (label map {h}x{w}, {engine.device})", new_sizes)
 
-                def on_canvas(value: dict | None, base_ids: np.ndarray, ids_now: np.ndarray, sizes_now: dict) -> tuple:
+                def on_canvas(value: dict | None, base_ids: np.ndarray, ids_now: np.ndarray, sizes_now: dict,
+                              request: gr.Request) -> tuple:
                     skip = (gr.skip(),) * (len(outputs) + 4)
                     if not value or value.get("composite") is None:
                         return (*skip, "")
@@ -150,50 +153,55 @@ def build(engine: eng.Engine, size: tuple[int, int] | None = None) -> gr.Blocks:
                         ids = eng.canvas_to_ids(value["composite"], base_ids, labels)
                         if np.array_equal(ids, ids_now):  # nothing new (e.g. the editor reporting a new background)
                             return (*skip, "")
-                        ran = run_paint(ids, sizes_now)
+                        ran = run_paint(ids, sizes_now, request)
                     except PixelwiseError as exc:
                         return (*skip, _status(eng.short_message(exc), ok=False))
-                    return (*ran, ids, eng.colorize(ids, labels), "")
+                    return (*ran, ids, downloads.write_png(_session(request), eng.colorize(ids, labels), "labels.png"),
+                            "")
 
-                def set_canvas(ids: np.ndarray, sizes_now: dict) -> tuple:
+                def set_canvas(ids: np.ndarray, sizes_now: dict, request: gr.Request | None) -> tuple:
                     # a new background (strokes baked in), and the models rerun on it
-                    image = eng.colorize(ids, labels)
+                    image = downloads.write_png(_session(request), eng.colorize(ids, labels), "labels.png")
                     editor = {"background": image, "layers": [], "composite": image}
-                    return (editor, ids, ids, image, *run_paint(ids, sizes_now), "")
+                    return (editor, ids, ids, image, *run_paint(ids, sizes_now, request), "")
 
                 def failed(exc: Exception, path: Any = None) -> tuple:
                     return (*(gr.skip(),) * (len(outputs) + 6), _status(eng.short_message(exc, path), ok=False))
 
-                def on_fill(ids: np.ndarray, cls: Any, sizes_now: dict, evt: gr.SelectData) -> tuple:
+                def on_fill(ids: np.ndarray, cls: Any, sizes_now: dict, evt: gr.SelectData,
+                            request: gr.Request) -> tuple:
                     try:
                         x, y = (int(v) for v in evt.index)
-                        return set_canvas(eng.fill_region(ids, y, x, int(cls)), sizes_now)
+                        return set_canvas(eng.fill_region(ids, y, x, int(cls)), sizes_now, request)
                     except (PixelwiseError, TypeError, ValueError) as exc:
                         return failed(exc)
 
-                def on_fill_all(ids: np.ndarray, cls: Any, sizes_now: dict) -> tuple:
-                    return set_canvas(np.full_like(ids, int(cls)), sizes_now)
+                def on_fill_all(ids: np.ndarray, cls: Any, sizes_now: dict, request: gr.Request) -> tuple:
+                    return set_canvas(np.full_like(ids, int(cls)), sizes_now, request)
 
-                def on_upload(file: Any, sizes_now: dict) -> tuple:
+                def on_upload(file: Any, sizes_now: dict, request: gr.Request) -> tuple:
                     path = getattr(file, "name", file)
                     try:
                         ids = eng.read_label_upload(path, labels, max(m.spec.multiple for m in label_models))
-                        return set_canvas(ids, sizes_now)
+                        return set_canvas(ids, sizes_now, request)
                     except PixelwiseError as exc:
                         return failed(exc, path)
+
+                def on_reset(sizes_now: dict, request: gr.Request) -> tuple:
+                    return set_canvas(start, sizes_now, request)
 
                 paint_outs = [*outputs, paint_ms, sizes, current, preview, paint_status]
                 canvas.input(on_canvas, [canvas, base, current, sizes], paint_outs, trigger_mode="always_last",
                              show_progress="hidden", **QUEUE)
                 set_outs = [canvas, base, current, preview, *outputs, paint_ms, sizes, paint_status]
                 preview.select(on_fill, [current, fill_class, sizes], set_outs, **QUEUE)
-                fill_all.click(on_fill_all, [current, fill_class, sizes], set_outs, **QUEUE)
+                fill_all.click(on_fill_all, [current, fill_class, sizes], set_outs, api_name="fill_all", **QUEUE)
                 upload.upload(on_upload, [upload, sizes], set_outs, **QUEUE)
-                reset.click(lambda sizes_now: set_canvas(start, sizes_now), [sizes], set_outs, **QUEUE)
+                reset.click(on_reset, [sizes], set_outs, **QUEUE)
 
-                def on_load(sizes_now: dict) -> tuple:
+                def on_load(sizes_now: dict, request: gr.Request) -> tuple:
                     try:
-                        return run_paint(start, sizes_now)
+                        return run_paint(start, sizes_now, request)
                     except PixelwiseError as exc:  # pragma: no cover - the starting map is always valid
                         return (*(gr.skip(),) * (len(outputs) + 2), _status(eng.short_message(exc), ok=False))
 
@@ -213,7 +221,10 @@ def build(engine: eng.Engine, size: tuple[int, int] | None = None) -> gr.Blocks:
                                                    "1 = a 60-pixel camera shake)")
                         seed = gr.Number(0, precision=0, label="blur seed", minimum=0)
                         model_key = gr.Dropdown([(m.name, m.key) for m in photo_models], value=photo_models[0].key,
-                                                label="model", elem_id="deblur-model")
+                                                label="model (preselected: the one named with --model, else the "
+                                                      "default of pixelwise deblur)", elem_id="deblur-model")
+                        with gr.Accordion("model card", open=False):
+                            card = gr.Markdown(cards.card_markdown(photo_models[0]), elem_id="deblur-card")
                         go = gr.Button("deblur", variant="primary", elem_id="deblur-run")
                         examples = _example_photos()
                         if examples:
@@ -226,7 +237,8 @@ def build(engine: eng.Engine, size: tuple[int, int] | None = None) -> gr.Blocks:
                                            interactive=False)
                 deblur_status = gr.Markdown(elem_id="deblur-status")
 
-                def on_deblur(path: str | None, strength_v: float, seed_v: float, key: str, sizes_now: dict) -> tuple:
+                def on_deblur(path: str | None, strength_v: float, seed_v: float, key: str, sizes_now: dict,
+                              request: gr.Request) -> tuple:
                     skip = (gr.skip(),) * 4
                     if not path:
                         return (*skip, _status("upload a photo first", ok=False))
@@ -238,18 +250,21 @@ def build(engine: eng.Engine, size: tuple[int, int] | None = None) -> gr.Blocks:
                         return (*skip, _status(eng.short_message(exc, path), ok=False))
                     h, w = photo.shape[:2]
                     stem = Path(path).stem
-                    out_path = _write_png(result.image, downloads / str(next(counter)), f"{stem}_deblurred.png")
+                    out_path = downloads.write_png(_session(request), result.image, f"{stem}_deblurred.png")
+                    before = downloads.write_png(_session(request), blurred, f"{stem}_input.png")
                     note = f", {eng.TILE}x{eng.TILE} tiles" if result.tiled else ""
                     name = engine.by_key(key).name
                     text = (f"**{name}** {result.ms:.1f} ms ({h}x{w}{note}, {engine.device})"
                             + (f"; blurred first with strength {strength_v:.2f}, seed {int(seed_v or 0)}"
                                if strength_v else ""))
-                    return (blurred, result.image), text, out_path, {**sizes_now, key: (h, w)}, ""
+                    return (before, out_path), text, out_path, {**sizes_now, key: (h, w)}, ""
 
                 deblur_outs = [compare, deblur_ms, download, sizes, deblur_status]
                 deblur_ins = [photo_in, strength, seed, model_key, sizes]
-                photo_in.upload(on_deblur, deblur_ins, deblur_outs, **QUEUE)
-                go.click(on_deblur, deblur_ins, deblur_outs, **QUEUE)
+                photo_in.upload(on_deblur, deblur_ins, deblur_outs, api_name="deblur_on_upload", **QUEUE)
+                go.click(on_deblur, deblur_ins, deblur_outs, api_name="deblur", **QUEUE)
+                model_key.change(lambda key: cards.card_markdown(engine.by_key(key)), [model_key], [card],
+                                 queue=False, show_progress="hidden", api_name="model_card")
 
         # --- Models --------------------------------------------------------------------------------------
         with gr.Tab("Models", id="models") as models_tab:
@@ -277,6 +292,13 @@ def build(engine: eng.Engine, size: tuple[int, int] | None = None) -> gr.Blocks:
             models_tab.select(on_models, [sizes], [table], **QUEUE)
             refresh.click(on_models, [sizes], [table], **QUEUE)
             bench.click(on_bench, [sizes], [table], **QUEUE)
+
+        def on_unload(request: gr.Request) -> None:  # the page was closed: its result files go
+            downloads.end_session(_session(request))
+
+        demo.unload(on_unload)
+    demo.downloads = downloads  # the server's owner closes it (pixelwise.app.serve)
+    demo.engine = engine
     return demo
 
 
@@ -292,11 +314,11 @@ def _example_photos() -> list[list[str]]:
 
 
 def launch(engine: eng.Engine, host: str = "127.0.0.1", port: int = 7860,
-           size: tuple[int, int] | None = None) -> Any:
+           size: tuple[int, int] | None = None, max_queue: int = MAX_QUEUE, downloads: Downloads | None = None) -> Any:
     """Build the app and start serving it in a thread; returns the Blocks (``.block_thread()`` waits,
-    ``.close()`` stops)."""
-    demo = build(engine, size)
-    demo.queue(default_concurrency_limit=1)
+    ``.close()`` stops; ``.downloads.close()`` removes the result files)."""
+    demo = build(engine, size, downloads)
+    demo.queue(default_concurrency_limit=1, max_size=max_queue)
     demo.launch(server_name=host, server_port=port, max_file_size=f"{eng.MAX_UPLOAD_MB}mb", show_error=False,
                 quiet=True, ssr_mode=False, prevent_thread_lock=True, footer_links=[], css=CSS,
                 allowed_paths=[str(p[0]) for p in _example_photos()])

@@ -7,12 +7,18 @@ count); training data and measured metrics are given by the caller (``datasets=`
 any further sections (``sections=``: (title, markdown) pairs, e.g. how the model was trained and what it
 measured). :func:`training_section` and :func:`markdown_table` build the usual ones from plain data. A README.md
 that pixelwise did not write (or whose mark line was deleted) is never overwritten.
+
+:func:`read_card` reads a card back into a :class:`CardSummary` (title, parameters, training budget, data, the
+held-out tables with gains) and :func:`summary_markdown` renders it short: ``pixelwise models --details NAME``
+prints it and the app shows it beside its model choice.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 CARD_NAME = "README.md"
@@ -154,5 +160,96 @@ def may_overwrite(existing: str | None) -> bool:
     return existing is None or MARK in existing
 
 
-__all__ = ["CARD_NAME", "DEFAULT_LICENSE", "family_tags", "front_matter", "markdown_table", "may_overwrite",
-           "model_card", "training_section", "update_card"]
+# --- reading a card back ------------------------------------------------------------------------------------
+_GAIN = re.compile(r"\([+\-\u2212]\d")  # a table cell like "34.34 (+2.58)": a gain over a baseline row
+
+
+@dataclass
+class CardSummary:
+    """What a model card says, in short (None / empty where the card does not say it)."""
+
+    title: str | None = None  # the card's heading, e.g. "pixelwise/deblurgan-asap-small"
+    summary: str | None = None  # the paragraph under the heading
+    registry: str | None = None  # the registry name ("A `deblurgan` model, ...")
+    parameters: int | None = None
+    budget: str | None = None  # the Training section's "Budget" line
+    data: str | None = None  # its "Data" line
+    hardware: str | None = None  # its "Hardware" line
+    results_note: str | None = None  # how the held-out results were measured (the text before the tables)
+    tables: list[str] = field(default_factory=list)  # markdown tables of the results with gains over a baseline
+
+
+def _sections(body: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for part in body.split("\n## ")[1:]:
+        heading, _, text = part.partition("\n")
+        out.setdefault(heading.strip(), text)
+    return out
+
+
+def _paragraphs(text: str) -> list[str]:
+    """Blank-line separated paragraphs, code blocks left out."""
+    text = re.sub(r"```.*?```", "", text, flags=re.S)
+    return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+
+
+def read_card(text: str) -> CardSummary:
+    """A model card's README.md text (one :func:`model_card` wrote, or any markdown) -> :class:`CardSummary`."""
+    body = text
+    if body.startswith("---\n"):
+        body = body[4:].partition("\n---\n")[2] or body
+    card = CardSummary()
+    head, _, _ = body.partition("\n## ")
+    title = re.search(r"^# (.+)$", head, re.M)
+    if title:
+        card.title = title.group(1).strip()
+        after = [p for p in _paragraphs(head[title.end():]) if not p.startswith(("<!--", "A `"))]
+        card.summary = after[0] if after else None
+    counted = re.search(r"A `([^`]+)` model(?:, ([\d,]+) parameters)?", head)
+    if counted:
+        card.registry = counted.group(1)
+        card.parameters = int(counted.group(2).replace(",", "")) if counted.group(2) else None
+    sections = _sections(body)
+    for label in ("Budget", "Data", "Hardware"):
+        found = re.search(rf"^- \*\*{label}\*\*: (.+)$", sections.get("Training", ""), re.M)
+        if found:
+            setattr(card, label.lower(), found.group(1).strip())
+    results = sections.get("Results") or sections.get("Metrics") or ""
+    paragraphs = _paragraphs(results)
+    for i, paragraph in enumerate(paragraphs):
+        if paragraph.startswith("|") and _GAIN.search(paragraph):
+            card.tables.append(paragraph)
+            if card.results_note is None and i and not paragraphs[i - 1].startswith("|"):
+                card.results_note = paragraphs[i - 1]
+    return card
+
+
+def summary_markdown(card: CardSummary, name: str | None = None, origin: str | None = None,
+                     parameters: int | None = None) -> str:
+    """A card in short, as markdown: name, parameters, where the model comes from, training budget and data,
+    the held-out gain tables (or that the card has none)."""
+    title = name or card.title or "model"
+    count = card.parameters if card.parameters is not None else parameters
+    facts = [f"`{card.registry}`" if card.registry else None, f"{count:,} parameters" if count is not None else None,
+             origin]
+    lines = [f"**{title}**: " + ", ".join(f for f in facts if f)]
+    if card.summary:
+        lines += ["", card.summary]
+    lines.append("")
+    lines.append(f"- **Training budget**: {card.budget}" if card.budget else "- **Training budget**: not stated")
+    if card.data:
+        lines.append(f"- **Training data**: {card.data}")
+    if card.hardware:
+        lines.append(f"- **Hardware**: {card.hardware}")
+    if card.tables:
+        note = card.results_note.rstrip(".") if card.results_note else ""
+        lines.append("- **Held-out results**" + (f", {note}:" if note else ":"))
+        for table in card.tables:
+            lines += ["", table]
+    else:
+        lines.append("- **Held-out results**: none in the card")
+    return "\n".join(lines)
+
+
+__all__ = ["CARD_NAME", "DEFAULT_LICENSE", "CardSummary", "family_tags", "front_matter", "markdown_table",
+           "may_overwrite", "model_card", "read_card", "summary_markdown", "training_section", "update_card"]
