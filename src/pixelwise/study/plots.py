@@ -216,9 +216,11 @@ def runtime_groups(results: StudyResults) -> dict[str, dict[str, float | None]]:
     label = "study models (demo widths)" if results.demo else "study models"
     groups: dict[str, dict[str, float | None]] = {}
     for task in ("labels", "deblur"):
-        size = size_text(results.task(task).data.size or results.bench.size)
-        groups[f"{label} @ {size}"] = {**groups.get(f"{label} @ {size}", {}),
-                                       **{m.name: m.runtime_ms for m in results.task(task).table_models()}}
+        section = results.task(task)
+        size = size_text(section.data.size or results.bench.size)
+        key = f"{label}{' and shipped (pretrained)' if section.pretrained else ''} @ {size}"
+        groups[key] = {**groups.pop(f"{label} @ {size}", {}), **groups.get(key, {}),
+                       **{m.name: m.runtime_ms for m in section.table_models()}}
     full = results.bench.fullsize
     if full.status == "ok":
         groups[f"default (paper) widths @ {size_text(full.size)}"] = {
