@@ -95,7 +95,9 @@ def test_table2_fields(tiny_study: study.StudyOutput) -> None:
     keys = [c["key"] for c in table["columns"]]
     assert keys[:5] == ["model", "psnr@0.5", "ssim@0.5", "psnr@1", "ssim@1"]
     assert {"psnr", "ssim", "fid", "kid", "runtime_ms", "params"} <= set(keys)
-    assert [r["model"] for r in table["rows"]] == ["Blurred input (no model)", "DeblurGAN", "DeblurGAN-ASAP"]
+    trained = [r["model"] for r in table["rows"] if not r.get("pretrained")]  # the shipped models follow them
+    assert trained == ["Blurred input (no model)", "DeblurGAN", "DeblurGAN-ASAP"]
+    assert table["rows"][:3] == [r for r in table["rows"] if not r.get("pretrained")]
     for row in table["rows"]:
         assert row["fid_n"] == 4  # 2 images x 2 strengths
         for s in ("0.5", "1"):
@@ -104,6 +106,34 @@ def test_table2_fields(tiny_study: study.StudyOutput) -> None:
     baseline = table["rows"][0]
     assert baseline["psnr@0.5"] > baseline["psnr@1"]  # heavier blur, further from sharp
     assert baseline["runtime_ms"] is None and table["rows"][1]["runtime_ms"] > 0
+
+
+@pytest.mark.slow  # trains the tiny study
+def test_table2_has_the_shipped_deblurrers_as_pretrained_rows(tiny_study: study.StudyOutput) -> None:
+    import math
+
+    from pixelwise.hub import packaged_names
+    from pixelwise.study.pretrained import shipped_deblurrers
+
+    shipped = [source for source, _ in shipped_deblurrers()]
+    assert shipped and all(source.split("/")[1] in packaged_names() for source in shipped)
+    table = json.loads((tiny_study.out_dir / "table2.json").read_text())
+    rows = [r for r in table["rows"] if r.get("pretrained")]
+    assert [r["source"] for r in rows] == shipped  # every shipped deblurrer, after the trained rows
+    baseline = table["rows"][0]
+    for row in rows:
+        assert row["pretrained"] is True and row["model"].endswith(" (pretrained)")
+        for s in ("0.5", "1"):
+            assert math.isfinite(row[f"psnr@{s}"]) and row[f"psnr@{s}"] > 10 and 0 < row[f"ssim@{s}"] <= 1
+        assert row["runtime_ms"] > 0 and row["runtime_size"] == [64, 64] and row["params"] > 0
+        assert row["epochs"] is None and row["steps"] is None and row["train_seconds"] is None
+        assert row["below_baseline"] == [k for k in ("psnr@0.5", "psnr@1", "psnr") if row[k] < baseline[k]]
+    md = (tiny_study.out_dir / "table2.md").read_text()
+    assert all(f"| {r['model']} |" in md for r in rows) and "Rows marked (pretrained)" in md
+    results = json.loads((tiny_study.out_dir / "results.json").read_text())
+    assert [m["source"] for m in results["deblur"]["pretrained"]] == shipped
+    assert all(m["epochs"] == [] and m["final"]["psnr"] > 0 for m in results["deblur"]["pretrained"])
+    assert "loss_pretrained" not in " ".join(p.name for p in (tiny_study.out_dir / html.FIGURES_DIR).iterdir())
 
 
 @pytest.mark.slow  # trains the tiny study
@@ -180,6 +210,10 @@ def test_load_study_config_and_errors() -> None:
         study_config.load_study_config("demo", ["deblur.strengths=[0.5,2]"])
     with pytest.raises(PixelwiseError, match="unique"):
         study_config.load_study_config("demo", ["deblur.models={asapnet: {name: X, preset: deblurgan-tiny}}"])
+    assert study_config.load_study_config("demo").deblur.pretrained_rows
+    assert not study_config.load_study_config("demo", ["deblur.pretrained_rows=false"]).deblur.pretrained_rows
+    with pytest.raises(PixelwiseError, match="labels.pretrained_rows"):
+        study_config.load_study_config("demo", ["labels.pretrained_rows=true"])
 
 
 def test_task_epochs_and_decay_reach_the_run_configs() -> None:

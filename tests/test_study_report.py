@@ -345,3 +345,40 @@ def test_metric_curves_draw_the_baseline_line_where_it_has_a_value(tmp_path: Pat
     # a baseline value only for a panel with no model curve (SSIM) is not drawn; a PSNR baseline is
     assert np.array_equal(pixels(plain), pixels(unused))
     assert not np.array_equal(pixels(plain), pixels(drawn))
+
+
+def test_pretrained_rows_follow_the_trained_ones_marked_and_said(tmp_path: Path) -> None:
+    from pixelwise.study.results import Scores
+
+    results = _synthetic_results(tmp_path)
+    final = {"epoch": 0, "step": 0, "psnr": 23.0, "ssim": 0.7, "fid": 40.0, "fid_n": 6, "kid": 0.01, "kid_std": 0.0,
+             "psnr@0.25": 24.0, "ssim@0.25": 0.75, "psnr@1": 19.0, "ssim@1": 0.5}
+    results["deblur"]["pretrained"] = [{"key": "pretrained:deblurgan-asap-x", "name": "deblurgan-asap-x (pretrained)",
+                                        "registry": "deblurgan-asap", "params": 99, "final": final,
+                                        "runtime_ms": 3.0, "runtime_size": [32, 64], "pretrained": True,
+                                        "source": "pixelwise/deblurgan-asap-x"}]
+    index = html.write_study_report(tmp_path, results)
+    t2 = json.loads((tmp_path / "table2.json").read_text())
+    assert [r["pretrained"] for r in t2["rows"][1:]] == [False, False, True]
+    row = t2["rows"][-1]
+    assert row["model"] == "deblurgan-asap-x (pretrained)" and row["source"] == "pixelwise/deblurgan-asap-x"
+    assert row["psnr@1"] == 19.0 and row["epochs"] is None and row["steps"] is None and row["train_seconds"] is None
+    assert row["below_baseline"] == ["psnr@0.25"]  # 24.0 < 25.0; 19.0 > 18.0, 23.0 > 21.5
+    md = (tmp_path / "table2.md").read_text()
+    assert f"| deblurgan-asap-x (pretrained) | 24.00 {tables.BELOW_BASELINE_MARK} |" in md
+    assert "Rows marked (pretrained)" in md and "pixelwise/deblurgan-asap-x" in md and "not by this demo" in md
+    assert "deblurgan-asap-x (pretrained) is worse than the baseline" in md
+    page = index.read_text()
+    assert "Dotted lines: the shipped deblurrers (deblurgan-asap-x (pretrained))" in page
+    assert "DeblurGAN-ASAP | deblurgan-asap-x (pretrained) | sharp" in page  # the grid caption's columns
+    groups = plots.runtime_groups(study_results.results_from_json(results))
+    assert groups["study models (demo widths) and shipped (pretrained) @ 32x64"] == {
+        "ASAP-Net": 2.5, "pix2pixHD": 2.5, "DeblurGAN": 2.5, "DeblurGAN-ASAP": 2.5,
+        "deblurgan-asap-x (pretrained)": 3.0}
+    assert _png_ok(tmp_path / html.FIGURES_DIR / "metrics_deblur.png")
+    # a reference line is drawn only where it has a value, like the baseline
+    per_model = {"A": [{"epoch": 1, "psnr": 20.0}, {"epoch": 2, "psnr": 21.0}]}
+    plain = plots.plot_metric_curves(per_model, [("psnr", "PSNR")], tmp_path / "plain.png", "t")
+    drawn = plots.plot_metric_curves(per_model, [("psnr", "PSNR")], tmp_path / "drawn.png", "t",
+                                     references=[("P (pretrained)", Scores(psnr=22.0))])
+    assert plain.read_bytes() != drawn.read_bytes()

@@ -38,6 +38,9 @@ class StudyTask:
     epochs: int | None = None  # this task's epochs per model (None: the study's ``epochs``)
     decay_epochs: int = 0  # the last decay_epochs of those epochs decay the learning rates linearly (toward 0)
     cache_limit: int = 256  # evaluation samples kept in memory between evaluations
+    # deblur: also evaluate every deblurrer shipped with pixelwise (pixelwise/<name>, trained elsewhere) on the
+    # same evaluation sets and time it at the same size: rows marked "pretrained" in Table 2 (off: none)
+    pretrained_rows: bool = False
 
 
 @dataclass
@@ -113,6 +116,9 @@ class StudyConfig:
             for s in section.strengths:
                 if not 0.0 <= s <= 1.0:
                     raise PixelwiseError(f"{task}.strengths: {s} is outside [0, 1]")
+            if task != "deblur" and section.pretrained_rows:
+                raise PixelwiseError(f"{task}.pretrained_rows: only the deblurring task has shipped models to "
+                                     f"compare with; set deblur.pretrained_rows instead")
             if section.epochs is not None and section.epochs < 1:
                 raise PixelwiseError(f"{task}.epochs={section.epochs} must be >= 1 (or null for the study's epochs)")
             epochs = self.task_epochs(task)

@@ -12,7 +12,7 @@ from typing import Any
 from pixelwise.data.strength import strength_label
 from pixelwise.errors import PixelwiseError
 from pixelwise.runtime import to_device
-from pixelwise.study.config import EvalSettings, StudyTask
+from pixelwise.study.config import BenchSettings, EvalSettings, StudyTask
 
 
 def load_inception(settings: EvalSettings, device: Any) -> tuple[Any | None, str | None]:
@@ -126,6 +126,18 @@ def evaluate_sets(model: Any, sets: list[EvalSet], device: Any, extractor: Any |
     record.update(psnr=result.get("psnr"), ssim=result.get("ssim"), fid=result.get("fid"), fid_n=result["n"],
                   kid=result.get("kid_mean"), kid_std=result.get("kid_std"))
     return record
+
+
+def bench_trained(registry: str, model_config: Any, height: int, width: int, device: Any,
+                  settings: BenchSettings) -> dict[str, Any]:
+    """The real benchmark (``pixelwise bench``'s function) for the study model's exact architecture at the
+    evaluation size; speed does not depend on the weights."""
+    from pixelwise.bench import run_benchmark
+    from pixelwise.config import to_dict
+
+    options = to_dict(model_config)
+    return run_benchmark([registry], [(height, width)], device=device, runs=settings.runs,
+                         warmup=settings.warmup, model_options={registry: options})[0]
 
 
 BASELINE_COLUMN = "label colour"  # the label task's baseline column in the qualitative grid

@@ -244,6 +244,11 @@ def _baseline_caption(task: TaskResults, what: str) -> str:
     return f" The dashed gray line is the {what} baseline (no model)." if task.baseline is not None else ""
 
 
+def _pretrained_caption(task: TaskResults) -> str:
+    return (f" Dotted lines: the shipped deblurrers ({_joined([m.name for m in task.pretrained])}), evaluated once "
+            f"on the same photos, not trained by the study (no epochs)." if task.pretrained else "")
+
+
 def _joined(names: Sequence[str]) -> str:
     return " and ".join(names) if len(names) <= 2 else ", ".join(names[:-1]) + " and " + names[-1]
 
@@ -291,7 +296,8 @@ def _figures(out_dir: Path, results: StudyResults) -> tuple[list[Figure], list[F
                               ("psnr", "PSNR dB, all"), ("ssim", "SSIM, all"),
                               *[(f"psnr@{s}", f"PSNR dB, s={s}") for s in strengths]],
                              figures / "metrics_deblur.png", "Deblurring: metrics after every epoch",
-                             baseline=_baseline_line(results.deblur, DEBLUR_BASELINE_NAME))
+                             baseline=_baseline_line(results.deblur, DEBLUR_BASELINE_NAME),
+                             references=[(m.name, m.final) for m in results.deblur.pretrained if m.final])
     fid_last = {task: _fid_last_only(getattr(results, task).models) for task in ("labels", "deblur")}
     metric_figs = [
         Figure(f"{FIGURES_DIR}/metrics_labels.png", f"Table 1 models ({_joined(results.labels.model_names())}): "
@@ -305,7 +311,8 @@ def _figures(out_dir: Path, results: StudyResults) -> tuple[list[Figure], list[F
                                                        "strength; FID and KID after the last one "
                                                        "(eval.fid_every_epoch=false)." if fid_last["deblur"] else
                                                        "metrics after every epoch, overall and per blur strength.")
-                                                    + _baseline_caption(results.deblur, "blurred input")),
+                                                    + _baseline_caption(results.deblur, "blurred input")
+                                                    + _pretrained_caption(results.deblur)),
     ]
     plots.plot_runtime_bars(plots.runtime_groups(results), figures / "runtime.png", results.device)
     runtime_fig = Figure(f"{FIGURES_DIR}/runtime.png", f"Inference time per image, batch 1, on {results.device}.")
@@ -318,7 +325,8 @@ def _grid_figures(results: StudyResults) -> list[Figure]:
         baseline = ["label colour (the baseline)"] if results.labels.baseline is not None else []
         columns = " | ".join(["label map", *baseline, *results.labels.model_names(), "real photo"])
         grids.append(Figure(results.labels.grid, f"Label map → photo on evaluation images: {columns}."))
-    columns = " | ".join(["blurred input (the baseline)", *results.deblur.model_names(), "sharp"])
+    columns = " | ".join(["blurred input (the baseline)", *[m.name for m in results.deblur.table_models()],
+                          "sharp"])
     for strength, src in results.deblur.grids.items():
         grids.append(Figure(src, f"Blur strength {strength}: {columns}."))
     return grids
@@ -349,7 +357,10 @@ def write_study_report(out_dir: str | Path, results: StudyResults | Mapping[str,
         Section("Table 2: motion deblurring", [
             f"{_joined(results.deblur.model_names())} trained on graded synthetic motion blur; PSNR/SSIM per blur "
             f"strength and overall, with the blurred input (no model) in the first row; a value marked ▼ is worse "
-            f"than the baseline. Also in table2.md and table2.json."], table=_without_notes(t2, shown),
+            f"than the baseline"
+            + ("; rows marked (pretrained) are the deblurrers shipped with pixelwise, trained elsewhere and only "
+               "evaluated here" if results.deblur.pretrained else "")
+            + ". Also in table2.md and table2.json."], table=_without_notes(t2, shown),
             anchor="table2"),
         Section("Runtime", runtime_paragraphs(results, warn=False), figures=[runtime_fig], anchor="runtime"),
     ]

@@ -129,14 +129,16 @@ def plot_loss_curves(records: Sequence[Mapping[str, Any]], path: str | Path, tit
 
 
 def plot_metric_curves(per_model: Mapping[str, Sequence[Any]], metrics: Sequence[tuple[str, str]],
-                       path: str | Path, title: str, baseline: tuple[str, Any] | None = None) -> Path:
+                       path: str | Path, title: str, baseline: tuple[str, Any] | None = None,
+                       references: Sequence[tuple[str, Any]] = ()) -> Path:
     """One panel per metric (``(key, label)``), one line per model, metric against epoch.
 
     ``per_model`` maps a model's display name to its per-epoch records (:class:`EpochRecord`, or mappings with
     ``"epoch"`` and the metric keys);
     missing or null values are skipped (e.g. FID when Inception is unavailable). ``baseline``: (name, scores
     with ``.get(key)``, e.g. the task's do-nothing :class:`Scores`), drawn as a dashed horizontal line in every
-    panel where it has a value."""
+    panel where it has a value. ``references``: (name, scores) of models without epochs (the shipped, pretrained
+    deblurrers: evaluated once, not trained here), each a dotted horizontal line of its own colour."""
     plt = pyplot()
     from matplotlib.ticker import MaxNLocator
 
@@ -155,6 +157,9 @@ def plot_metric_curves(per_model: Mapping[str, Sequence[Any]], metrics: Sequence
                 plotted = True
         if plotted and baseline is not None and _is_number(level := baseline[1].get(key)):
             ax.axhline(level, color="gray", linestyle="--", linewidth=1, label=baseline[0])
+        for index, (name, scores) in enumerate(references):
+            if plotted and _is_number(level := scores.get(key)):
+                ax.axhline(level, color=f"C{len(per_model) + index}", linestyle=":", linewidth=1.4, label=name)
         ax.set_title(label, fontsize=9)
         ax.set_xlabel("epoch", fontsize=8)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
@@ -206,14 +211,16 @@ def plot_runtime_bars(groups: Mapping[str, Mapping[str, float | None]], path: st
 
 
 def runtime_groups(results: StudyResults) -> dict[str, dict[str, float | None]]:
-    """The runtime chart's panels: {setting: {model name: ms}} (study models at their evaluation size, and the
-    default-width generators when they were timed)."""
+    """The runtime chart's panels: {setting: {model name: ms}} (study models at their evaluation size, the
+    pretrained rows of Table 2 beside them, and the default-width generators when they were timed)."""
     label = "study models (demo widths)" if results.demo else "study models"
     groups: dict[str, dict[str, float | None]] = {}
     for task in ("labels", "deblur"):
-        size = size_text(results.task(task).data.size or results.bench.size)
-        groups[f"{label} @ {size}"] = {**groups.get(f"{label} @ {size}", {}),
-                                       **{m.name: m.runtime_ms for m in results.task(task).models}}
+        section = results.task(task)
+        size = size_text(section.data.size or results.bench.size)
+        key = f"{label}{' and shipped (pretrained)' if section.pretrained else ''} @ {size}"
+        groups[key] = {**groups.pop(f"{label} @ {size}", {}), **groups.get(key, {}),
+                       **{m.name: m.runtime_ms for m in section.table_models()}}
     full = results.bench.fullsize
     if full.status == "ok":
         groups[f"default (paper) widths @ {size_text(full.size)}"] = {

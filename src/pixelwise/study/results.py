@@ -57,7 +57,9 @@ class EpochRecord(Scores):
 
 @dataclass
 class ModelResult:
-    """One trained study model: what it is, its scores per epoch, its speed."""
+    """One trained study model: what it is, its scores per epoch, its speed. A shipped model evaluated beside
+    the trained ones (``pretrained``: not trained by the study) has no epochs, only ``final``, and names its
+    ``source`` (``pixelwise/<name>``)."""
 
     key: str  # folder name under runs/
     name: str  # display name
@@ -76,6 +78,8 @@ class ModelResult:
     fullsize_runtime_ms: float | None = None
     fullsize_params: int | None = None
     fullsize_gflops: float | None = None
+    pretrained: bool = False
+    source: str | None = None  # pretrained: where the model was loaded from, e.g. "pixelwise/deblurgan-asap-small"
 
 
 @dataclass
@@ -93,7 +97,8 @@ class TaskData:
 class TaskResults:
     """One task (``labels`` or ``deblur``): its models, the do-nothing baseline, its data and its grids."""
 
-    models: list[ModelResult] = field(default_factory=list)
+    models: list[ModelResult] = field(default_factory=list)  # the models the study trained
+    pretrained: list[ModelResult] = field(default_factory=list)  # deblur: shipped models, evaluated only
     data: TaskData = field(default_factory=TaskData)
     baseline: Scores | None = None  # deblur: the blurred input scored as the output
     strengths: list[float] = field(default_factory=list)  # deblur: evaluation blur strengths
@@ -102,6 +107,10 @@ class TaskResults:
 
     def model_names(self) -> list[str]:
         return [m.name for m in self.models]
+
+    def table_models(self) -> list[ModelResult]:
+        """The rows of the task's table after its baseline: the trained models, then the pretrained ones."""
+        return [*self.models, *self.pretrained]
 
 
 @dataclass
@@ -222,7 +231,8 @@ def results_from_json(data: dict[str, Any], where: str = RESULTS_NAME) -> StudyR
     """A ``results.json`` dict -> :class:`StudyResults` (unknown or mistyped keys are an error naming them)."""
     data = _unflatten_scores(data)
     for task in ("labels", "deblur"):
-        for model in (data.get(task) or {}).get("models", []):
+        section = data.get(task) or {}
+        for model in [*section.get("models", []), *section.get("pretrained", [])]:
             if model.get("final") == {}:
                 model["final"] = None
     return from_dict(StudyResults, data, where=where)

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pixelwise import rundir
-from pixelwise.config import apply_overrides, to_dict
+from pixelwise.config import apply_overrides
 from pixelwise.errors import PixelwiseError
 from pixelwise.imagegrid import save_image_grid
 from pixelwise.input_kind import InputKind
@@ -45,6 +45,7 @@ from pixelwise.study.config import (
 from pixelwise.study.evalsets import (
     BASELINE_COLUMN,
     EvalSet,
+    bench_trained,
     build_eval_sets,
     evaluate_sets,
     grid_inputs,
@@ -52,6 +53,7 @@ from pixelwise.study.evalsets import (
     predict_samples,
     task_baseline,
 )
+from pixelwise.study.pretrained import PRETRAINED_SUFFIX, evaluate_pretrained
 from pixelwise.study.results import (
     RESULTS_NAME,
     EpochRecord,
@@ -155,17 +157,6 @@ def train_and_evaluate(run_config: Any, run_dir: Path, sets: list[EvalSet], devi
     return summary, epochs, generator.eval()
 
 
-def bench_trained(registry: str, model_config: Any, height: int, width: int, device: Any,
-                  settings: BenchSettings) -> dict[str, Any]:
-    """The real benchmark (``pixelwise bench``'s function) for the study model's exact architecture at the
-    evaluation size; speed does not depend on the weights."""
-    from pixelwise.bench import run_benchmark
-
-    options = to_dict(model_config)
-    return run_benchmark([registry], [(height, width)], device=device, runs=settings.runs,
-                         warmup=settings.warmup, model_options={registry: options})[0]
-
-
 def bench_fullsize(models: dict[str, tuple[str, dict[str, Any]]], device: Any, settings: BenchSettings,
                    progress: bool) -> dict[str, dict[str, Any]]:
     """key -> benchmark record of the registry model at its default (paper) widths at the full-size bench size."""
@@ -263,12 +254,18 @@ def _run_task(config: StudyConfig, task: str, results: StudyResults, out_dir: Pa
                                                             config.eval.kid_subsets))
     baseline_outputs = [predict_samples(baseline, batches, es.data_config, device)
                         for es, _, _, _, batches in grid_sets]
+    grid_batches = [(es, batches) for es, _, _, _, batches in grid_sets]
     for key, spec in specs.items():
         model, outputs[key] = _train_one(config, task, key, spec, run_configs[key], results, out_dir, sets, device,
-                                         extractor, [(es, batches) for es, _, _, _, batches in grid_sets])
+                                         extractor, grid_batches)
         task_result.models.append(model)
         fullsize_models[key] = (run_configs[key].model.name, dict(spec.fullsize_options))
         save_results(results, out_dir)
+    shipped = (evaluate_pretrained(config, results, sets, grid_batches, size, device, extractor)
+               if section.pretrained_rows else [])
+    task_result.pretrained = [row for row, _ in shipped]
+    columns = [(specs[k].name, outputs[k]) for k in specs]  # (grid column title, outputs per set)
+    columns += [(row.name.replace(PRETRAINED_SUFFIX, f"\n{PRETRAINED_SUFFIX.strip()}"), grid) for row, grid in shipped]
     first_final = task_result.models[0].final if task_result.models else None
     n = first_final.fid_n if first_final is not None else None
     if task == "labels":
@@ -279,10 +276,10 @@ def _run_task(config: StudyConfig, task: str, results: StudyResults, out_dir: Pa
     # colour (the baseline) | models | photo; deblurring: the blurred input is both the first column and the baseline
     first, last = ("label map", "real photo") if task == "labels" else ("blurred input", "sharp")
     extra = [BASELINE_COLUMN] if task == "labels" else []
-    column_titles = [first, *extra, *[specs[k].name for k in specs], last]
+    column_titles = [first, *extra, *[title for title, _ in columns], last]
     grids = {}
     for index, (es, shown, targets, names, _) in enumerate(grid_sets):
-        rows = [[shown[r], *([baseline_outputs[index][r]] if extra else []), *[outputs[k][index][r] for k in specs],
+        rows = [[shown[r], *([baseline_outputs[index][r]] if extra else []), *[grid[index][r] for _, grid in columns],
                  targets[r]] for r in range(len(shown))]
         rel = f"{html.FIGURES_DIR}/grid_{task}{f'_s{es.label}' if es.label else ''}.png"
         title = f"blur strength {es.label}" if es.label else ("label map → photo" if task == "labels" else "")

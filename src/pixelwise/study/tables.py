@@ -150,10 +150,11 @@ def _runtime_columns(results: StudyResults, task: str) -> list[Column]:
     device = results.device or "this device"
     size = results.task(task).data.size or bench.size
     size_text_ = f"{size[0]}x{size[1]}" if size else "the evaluation size"
+    which = "trained study model" + (" (a pretrained row: the shipped model)" if results.task(task).pretrained
+                                     else "")
     columns = [column("runtime_ms", f"Runtime (ms) @{size_text_}",
-                      f"median milliseconds per image of the trained study model at {size_text_}, batch 1, "
-                      f"on {device}"),
-               column("params", "Params", "generator parameters of the trained study model")]
+                      f"median milliseconds per image of the {which} at {size_text_}, batch 1, on {device}"),
+               column("params", "Params", f"generator parameters of the {which}")]
     full = bench.fullsize
     if full.status == "ok" and full.size:
         fsize = full.size
@@ -225,6 +226,9 @@ def _model_row(model: ModelResult, results: StudyResults) -> dict[str, Any]:
     row["epochs"] = final.epoch if final is not None else len(model.epochs)
     row["steps"] = model.steps
     row["train_seconds"] = model.train_seconds
+    row["pretrained"] = model.pretrained
+    if model.pretrained:  # evaluated, not trained by the study: no epochs, steps or training time of its own
+        row.update(source=model.source, step=None, epochs=None)
     return row
 
 
@@ -307,16 +311,31 @@ def study_table1(results: StudyResults) -> dict[str, Any]:
             "device": results.device, "columns": columns, "rows": rows, "notes": notes}
 
 
+def pretrained_note(results: StudyResults) -> str | None:
+    """What the rows marked "(pretrained)" of Table 2 are (None when it has none)."""
+    shipped = [m.source or m.name for m in results.deblur.pretrained]
+    if not shipped:
+        return None
+    who = "this demo" if results.demo else "this study"
+    return (f"Rows marked (pretrained): the deblurrers shipped with pixelwise ({', '.join(shipped)}), loaded as "
+            f"shipped and evaluated on the same blurred photos with the same metrics, timed at the same size. They "
+            f"were trained elsewhere, not by {who}: their training photos, blur, budget and hardware are on each "
+            f"model card (README.md in the model's folder; `pixelwise models` lists them). The trained rows show "
+            f"what {who}'s training budget reaches; the pretrained rows what the shipped models do at this blur.")
+
+
 def study_table2(results: StudyResults) -> dict[str, Any]:
     """Table 2, deblurring: the blurred input (no model) as a baseline row, then one row per model. Row
     fields (JSON): model, key, registry, ``psnr@S`` and ``ssim@S`` for every blur strength S, psnr and ssim
     (overall = mean over all strengths' images), fid, fid_n, fid_status, kid, kid_std (overall), runtime_ms,
-    runtime_size, params, fullsize_runtime_ms, fullsize_params, epochs, steps, train_seconds."""
+    runtime_size, params, fullsize_runtime_ms, fullsize_params, epochs, steps, train_seconds, pretrained; after
+    the trained models, the shipped deblurrers (``deblur.pretrained_rows``) with ``pretrained: true`` and
+    ``source`` ("pixelwise/<name>"), their epochs/steps/train_seconds null."""
     task = results.deblur
     strengths = [strength_label(s) for s in task.strengths]
     n = results.fid.n_deblur if results.fid.n_deblur is not None else results.fid.n
-    columns = [column("model", "Model", "generator trained by the study on graded motion blur, or the blurred "
-                      "input itself as the do-nothing baseline")]
+    columns = [column("model", "Model", "generator trained by the study on graded motion blur, a deblurrer shipped "
+                      "with pixelwise marked (pretrained), or the blurred input itself as the do-nothing baseline")]
     for s in strengths:
         columns.append(column(f"psnr@{s}", f"PSNR s={s}", f"PSNR (dB) against the sharp photo at blur strength "
                               f"{s} (0 = none, 1 = heaviest), higher is better"))
@@ -327,10 +346,11 @@ def study_table2(results: StudyResults) -> dict[str, Any]:
                 column("kid", "KID ×10³", _kid_description()),
                 *_runtime_columns(results, "deblur")]
     rows = [_baseline_row(results, task.baseline, DEBLUR_BASELINE_NAME, "input")]
-    rows += [_model_row(m, results) for m in task.models]
+    rows += [_model_row(m, results) for m in task.table_models()]
     mark_below_baseline(rows, [f"psnr@{s}" for s in strengths] + ["psnr"])
     notes = [_data_note(results, "deblur", "sharp images") + ", each blurred at every strength with a fixed seed "
              "(the same blurred inputs for every model)."]
+    notes += [note for note in [pretrained_note(results)] if note]
     notes += baseline_sentences(rows, columns, "where marked, it makes the blurred photos worse instead of "
                                                "restoring them.")
     notes += common_notes(results, n)
@@ -352,6 +372,7 @@ __all__ = [
     "format_params",
     "is_below_baseline",
     "mark_below_baseline",
+    "pretrained_note",
     "study_table1",
     "study_table2",
     "table_markdown",
