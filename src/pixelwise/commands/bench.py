@@ -15,6 +15,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "1024x2048 for label-map models and 720x1280 for deblurring models)")
     parser.add_argument("--device", choices=("cpu", "cuda"), default=None, help="default: cuda when available")
     parser.add_argument("--dtype", choices=("float32", "bfloat16", "float16"), default="float32")
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="torch CPU threads (default: torch's choice, one per core)")
     parser.add_argument("--runs", type=int, default=10, help="timed calls per combination (median reported)")
     parser.add_argument("--warmup", type=int, default=3, help="untimed calls before timing")
     parser.add_argument("--channels-last", action="store_true", help="channels_last memory format")
@@ -70,6 +72,12 @@ def run(args: argparse.Namespace) -> int:
         raise PixelwiseError("--models is empty; give registry names such as asapnet,pix2pixhd")
     sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()] if args.sizes else None
     device = resolve_device(args.device)
+    if args.threads is not None:
+        import torch
+
+        if args.threads < 1:
+            raise PixelwiseError(f"--threads {args.threads}: give a positive number of threads")
+        torch.set_num_threads(args.threads)
 
     def progress(record: dict[str, Any]) -> None:
         if args.quiet:

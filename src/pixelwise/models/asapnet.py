@@ -191,7 +191,7 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
         elif self.config.hr_path == "reference":
             out = self.apply_mlp_reference(self.hr_pixels(x), params)
         else:
-            out = self.apply_mlp_fast(self.hr_pixels(x), params)
+            out = self.apply_mlp_fast_input(x, params)
         if self.config.global_residual:
             out = torch.clamp(x + out, -1.0, 1.0)
         return out, params
