@@ -77,7 +77,9 @@ def test_block_size_choice_never_changes_the_result(monkeypatch):
     tiny = dict(lr_width=8, lr_max_width=16, lr_depth=1, hr_width=16, hr_depth=4)
     semantic = create_model("asapnet", label_nc=5, downsampling=16, learned_ds_factor=4, **tiny).eval()
     photo = create_model("deblurgan-asap", downsampling=8, learned_ds_factor=4, hr_neighbourhood=5, **tiny).eval()
-    for model in (semantic, photo):
+    dilated = create_model("deblurgan-asap", downsampling=8, learned_ds_factor=4, hr_neighbourhood=3,
+                           hr_dilations=(1, 3), **tiny).eval()
+    for model in (semantic, photo, dilated):
         for p in model.parameters():
             p.data.normal_(0.0, 0.3 if p.dim() == 1 else 0.35 / math.sqrt(p[0].numel()))
     label = torch.randint(0, 5, (2, 1, 48, 64))
@@ -85,20 +87,23 @@ def test_block_size_choice_never_changes_the_result(monkeypatch):
     x_labels = semantic.dense_input(label, instance)
     x_photo = torch.rand(2, 3, 48, 64) * 2 - 1
     with torch.no_grad():
-        semantic.hr_path = photo.hr_path = "reference"
-        ref_labels, ref_photo = semantic(x_labels), photo(x_photo)
-        semantic.hr_path = photo.hr_path = "fast"
+        semantic.hr_path = photo.hr_path = dilated.hr_path = "reference"
+        ref_labels, ref_photo, ref_dilated = semantic(x_labels), photo(x_photo), dilated(x_photo)
+        semantic.hr_path = photo.hr_path = dilated.hr_path = "fast"
         outs = []
         for cache in (4 << 10, 256 << 10, 1 << 20, 32 << 20):
             monkeypatch.setattr(cpuinfo, "cache_bytes", lambda level=2, root=None, cache=cache: cache)
             for threads in (1, 3):
                 monkeypatch.setattr(torch, "get_num_threads", lambda threads=threads: threads)
-                outs.append((semantic(x_labels), semantic.forward_labels(label, instance), photo(x_photo)))
+                outs.append((semantic(x_labels), semantic.forward_labels(label, instance), photo(x_photo),
+                             dilated(x_photo)))
         for block in (1, 7, 64, 16 * 16 * 3, 1 << 22):
-            semantic.hr_block_pixels = photo.hr_block_pixels = block
-            outs.append((semantic(x_labels), semantic.forward_labels(label, instance), photo(x_photo)))
-    assert ref_photo.abs().max() > 0.1 and ref_labels.abs().max() > 0.1
-    for dense, labels, rgb in outs:
+            semantic.hr_block_pixels = photo.hr_block_pixels = dilated.hr_block_pixels = block
+            outs.append((semantic(x_labels), semantic.forward_labels(label, instance), photo(x_photo),
+                         dilated(x_photo)))
+    assert ref_photo.abs().max() > 0.1 and ref_labels.abs().max() > 0.1 and ref_dilated.abs().max() > 0.1
+    for dense, labels, rgb, rgb_dilated in outs:
         assert (dense - ref_labels).abs().max() <= 1e-5
         assert (labels - ref_labels).abs().max() <= 1e-5
         assert (rgb - ref_photo).abs().max() <= 1e-5
+        assert (rgb_dilated - ref_dilated).abs().max() <= 1e-5

@@ -167,15 +167,24 @@ def run_mlp_blocks(config: ASAPNetConfig, layers: list[tuple[torch.Tensor, torch
     return out
 
 
-def dense_pixel_part(pixels: torch.Tensor, s: int, window: int = 1) -> PixelPart:
+def dense_pixel_part(pixels: torch.Tensor, s: int, window: int = 1, dilations: tuple[int, ...] = (1,)) -> PixelPart:
     """The pixel part for dense pixels (B, C, H, W): one ``baddbmm_`` of the block's pixel rows. ``window`` k > 1:
-    ``pixels`` is the input reflect-padded by k // 2, and each block's k x k windows (channel-major, as
-    ``ASAPNetGenerator.hr_pixels``) are unfolded from it, so the (C k^2, H, W) windows never exist at once."""
+    ``pixels`` is the input reflect-padded by max(dilations) * (k // 2), and each block unfolds its own k x k
+    windows per dilation (channel-major, dilations in order, as ``ASAPNetGenerator.hr_pixels``), so the
+    (C k^2 len(dilations), H, W) window tensor never exists at once."""
+    reach = max(dilations) * (window // 2)
+
     def part(blk: Block, w_pix: torch.Tensor, h: torch.Tensor, scratch: torch.Tensor) -> None:
-        crop = blk.crop(pixels, s, window - 1)
+        crop = blk.crop(pixels, s, 2 * reach)
         if window > 1:
-            nb, c, ph, pw = crop.shape
-            crop = F.unfold(crop, window).view(nb, c * window * window, ph - window + 1, pw - window + 1)
+            nb, _, ph, pw = crop.shape
+            rows, cols = ph - 2 * reach, pw - 2 * reach
+            stacks = []
+            for d in dilations:
+                off, pad = reach - d * (window // 2), d * (window // 2)
+                inner = crop[:, :, off:off + rows + 2 * pad, off:off + cols + 2 * pad]
+                stacks.append(F.unfold(inner, window, dilation=d))
+            crop = (stacks[0] if len(stacks) == 1 else torch.cat(stacks, dim=1)).view(nb, -1, rows, cols)
         h.baddbmm_(to_rows(crop, blk, s, scratch), w_pix)
     return part
 

@@ -228,14 +228,20 @@ class HighResStream:
 
     def apply_mlp_fast_input(self, x: torch.Tensor, params: torch.Tensor) -> torch.Tensor:
         """The fast path from the network input ``x``: :meth:`apply_mlp_fast` on :meth:`hr_pixels`, except that for
-        inference with ``hr_neighbourhood`` k > 1 each block unfolds its own k x k windows from the reflect-padded
-        input, so the (C k^2, H, W) window tensor is never built (k^2 times less memory on large photos)."""
+        inference with ``hr_neighbourhood`` k > 1 each block unfolds its own k x k windows (per ``hr_dilations``
+        entry) from the reflect-padded input, so the (C k^2, H, W) window tensor is never built (k^2 times less
+        memory on large photos)."""
         cfg = self.config
         k = cfg.hr_neighbourhood
         if k > 1 and cfg.hr_label_smoothing == 1 and self.hr_kernel is None and self._inference_blocks(x, params):
+            from pixelwise.ops import reflect_pad
+
             pixels = x[:, : cfg.hr_pixel_channels] if cfg.lr_instance else x
-            padded = F.pad(pixels, (k // 2,) * 4, mode="reflect")
-            return self._run_inference(params, dense_pixel_part(padded, cfg.downsampling, k),
+            dilations = tuple(int(d) for d in cfg.hr_dilations)
+            reach = max(dilations) * (k // 2)
+            padded = (F.pad(pixels, (reach,) * 4, mode="reflect") if reach < min(pixels.shape[-2:])
+                      else reflect_pad(pixels, reach))
+            return self._run_inference(params, dense_pixel_part(padded, cfg.downsampling, k, dilations),
                                        cfg.hr_mlp_pixel_channels)
         return self.apply_mlp_fast(self.hr_pixels(x), params)
 
