@@ -119,20 +119,26 @@ def to_rows(block_pixels: torch.Tensor, block: Block, s: int, out: torch.Tensor)
 PixelPart = Callable[[Block, torch.Tensor, torch.Tensor, torch.Tensor], None]
 
 
-def run_mlp_blocks(config: ASAPNetConfig, layers: list[tuple[torch.Tensor, torch.Tensor]], grid: tuple[int, int, int],
+Layers = list[tuple[torch.Tensor, torch.Tensor]]
+
+
+def run_mlp_blocks(config: ASAPNetConfig, layers: Layers | Callable[[int, int], Layers], grid: tuple[int, int, int],
                    table: torch.Tensor, pixel_part: PixelPart, block_pixels: int, pixel_rows: int) -> torch.Tensor:
     """The per-pixel MLP's output tiles (B*gh*gw, S*S, output_nc), cells in (b, row, column) order.
 
     ``layers``: every cell's (weight (cells, nci, nco), bias (cells, 1, nco)) per layer (``split_mlp_params`` of
-    the cell-major parameters: views, sliced per block); ``grid``: (B, gh, gw); ``table``: the (S, 2 nf) encoding
-    table (float32, or float64 for a float64 model); ``pixel_part`` adds the pixel rows of the first layer;
-    ``pixel_rows``: rows of the first layer fed by pixels (the encoding's rows follow)."""
+    the cell-major parameters: views, sliced per block), or ``layers(cell0, n)`` giving those of cells
+    cell0 .. cell0 + n (parameters computed per block, never stored for the whole grid); ``grid``: (B, gh, gw);
+    ``table``: the (S, 2 nf) encoding table (float32, or float64 for a float64 model); ``pixel_part`` adds the
+    pixel rows of the first layer; ``pixel_rows``: rows of the first layer fed by pixels (then the encoding's)."""
     s, nf = config.downsampling, config.num_frequencies
     channels = config.mlp_channels
     b, gh, gw = grid
-    weight_all = layers[0][0]
-    dtype, device = weight_all.dtype, weight_all.device
     blocks = list(plan_blocks(b, gh, gw, s, block_pixels))
+    layers_of = layers if callable(layers) else (
+        lambda cell0, n: [(w[cell0:cell0 + n], bias[cell0:cell0 + n]) for w, bias in layers])  # type: ignore[union-attr]
+    weight_all = layers_of(0, 1)[0][0]
+    dtype, device = weight_all.dtype, weight_all.device
     rows = max(blk.cells * (blk.r1 - blk.r0) * s for blk in blocks)
     width = max(channels[1:-1], default=channels[-1])
     ping = torch.empty(rows * width, dtype=dtype, device=device)
@@ -142,8 +148,8 @@ def run_mlp_blocks(config: ASAPNetConfig, layers: list[tuple[torch.Tensor, torch
     last = len(channels) - 2
     for blk in blocks:
         n, band = blk.cells, blk.r1 - blk.r0
-        cells = slice(blk.cell0, blk.cell0 + n)
-        weight0, bias0 = (t[cells] for t in layers[0])
+        block_layers = layers_of(blk.cell0, n)
+        weight0, bias0 = block_layers[0]
         c1 = weight0.shape[2]
         # encoding part + bias: A_y[py] + b0 + A_x[px], (n, band, S, C1)
         w_x, w_y = weight0[:, pixel_rows:].to(acc).reshape(n, nf, 2, 2, c1).unbind(2)
@@ -153,8 +159,7 @@ def run_mlp_blocks(config: ASAPNetConfig, layers: list[tuple[torch.Tensor, torch
         torch.add(a_y.unsqueeze(2), a_x.unsqueeze(1), out=h.view(n, band, s, c1))
         pixel_part(blk, weight0[:, :pixel_rows], h, pong)
         dst = out[blk.cell0:blk.cell0 + n, blk.r0 * s:blk.r1 * s]  # contiguous: whole cells or one cell's band
-        for i, (weight, bias) in enumerate(layers[1:], start=1):
-            weight, bias = weight[cells], bias[cells]
+        for i, (weight, bias) in enumerate(block_layers[1:], start=1):
             F.leaky_relu_(h, 0.01)
             if i == last:
                 torch.baddbmm(bias, h, weight, out=dst)
