@@ -272,25 +272,31 @@ def test_kernel_backends():
 
 def test_per_cell_weights_reach_the_mlp_in_row_major_layout(monkeypatch):
     """A (cells, nci, nco) weight with unit stride on nco and nco on nci lets baddbmm use one batched GEMM
-    (a transposed layout silently falls back to one GEMM per cell, several times slower)."""
-    import pixelwise.models.asapnet_mlp as asapnet  # the fast path calls mlp_tail from there
+    (a transposed layout silently falls back to one GEMM per cell, several times slower): in the autograd path
+    (mlp_tail, with gradients) and in the inference executor (run_mlp_blocks, without)."""
+    import pixelwise.models.asapnet_mlp as asapnet  # the fast path calls both from there
 
-    real = asapnet.mlp_tail
-    seen = []
+    real_tail, real_blocks = asapnet.mlp_tail, asapnet.run_mlp_blocks
+    seen = {"tail": [], "blocks": []}
 
-    def spy(h: torch.Tensor, layers: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
-        for weight, _ in layers:
-            seen.append(weight.stride()[1:] == (weight.shape[2], 1))
-        return real(h, layers)
+    def spy_tail(h: torch.Tensor, layers: list[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        seen["tail"] += [weight.stride()[1:] == (weight.shape[2], 1) for weight, _ in layers]
+        return real_tail(h, layers)
 
-    monkeypatch.setattr(asapnet, "mlp_tail", spy)
+    def spy_blocks(config, layers, *args):
+        seen["blocks"] += [weight.stride()[1:] == (weight.shape[2], 1) for weight, _ in layers]
+        return real_blocks(config, layers, *args)
+
+    monkeypatch.setattr(asapnet, "mlp_tail", spy_tail)
+    monkeypatch.setattr(asapnet, "run_mlp_blocks", spy_blocks)
     model = _random("edge_lr_instance")
     label, instance = _labels(model, 1, 16, 32)
-    with torch.no_grad():
-        model.forward_labels(label, instance)
-        model.set_execution(hr_block_pixels=64)
-        model.forward_labels(label, instance)
-    assert seen and all(seen)
+    for block in (None, 64):
+        model.set_execution(hr_block_pixels=block)
+        with torch.no_grad():
+            model.forward_labels(label, instance)
+        model.forward_labels(label, instance).sum().backward()
+    assert seen["tail"] and all(seen["tail"]) and seen["blocks"] and all(seen["blocks"])
 
 
 # --- hr_neighbourhood: the per-pixel MLP sees a k x k window (an option for deblurring) -----------------------

@@ -110,7 +110,7 @@ def test_label_smoothing_changes_only_region_borders():
     pure = window_max.sum(1) == 1  # (1, H, W): one label in the 5x5 window
     diff = (a - b).abs().amax(1)
     assert pure.any() and (~pure).any()
-    assert diff[pure].max() <= 1e-6
+    assert diff[pure].max() <= 1e-5  # float rounding: the two models run different (equal) fast-path routes
     assert diff[~pure].max() > 1e-3
 
 

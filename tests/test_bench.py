@@ -140,6 +140,30 @@ def test_cli_writes_json_and_markdown(tmp_path, capsys):
     assert records[1]["options"]["hr_width"] == 4 and records[1]["speedup_vs_pix2pixhd"] > 0
     assert out_md.read_text() == printed and "| pix2pixhd | 32x64 |" in printed
 
+
+def test_records_and_header_state_the_cpu(tmp_path, capsys):
+    from pixelwise.cpuinfo import describe_cpu
+
+    out_json = tmp_path / "bench.json"
+    threads = torch.get_num_threads()
+    try:
+        assert main(["bench", "--models", "deblurgan", "--sizes", "32x32", "--tiny", "--runs", "1", "--warmup", "0",
+                     "--device", "cpu", "--threads", "1", "--json", str(out_json), "--quiet"]) == 0
+        printed = capsys.readouterr().out
+    finally:
+        torch.set_num_threads(threads)
+    (record,) = json.loads(out_json.read_text())
+    cpu = record["cpu"]
+    assert cpu["name"] == describe_cpu()["name"] and cpu["torch_threads"] == 1
+    assert cpu["isa"] in ("amx", "avx512", "avx2", "avx", "sse", "neon", "sve", "unknown")
+    assert cpu["torch"]["version"] == torch.__version__ and cpu["logical_cpus"] >= 1 and cpu["l2_bytes"] > 0
+    assert record["cpu_ms"] > 0 and (record["load"] is None or "load1" in record["load"])
+    header = next(line for line in printed.splitlines() if line.startswith("CPU: "))
+    assert header.startswith(f"CPU: {cpu['name']}, {cpu['isa']}, ") and "1 torch thread," in header
+    with pytest.raises(SystemExit) as refused:  # refused by the shared runtime flags before any work
+        main(["bench", "--models", "deblurgan", "--threads", "0"])
+    assert refused.value.code == 2
+
     assert main(["bench", "--models", "pix2pixhd", "--sizes", "32by64"]) == 2
     assert "HEIGHTxWIDTH" in capsys.readouterr().err
     assert main(["bench", "--models", "pix2pixhd", "--model-option", "deblurgan.ngf=2"]) == 2

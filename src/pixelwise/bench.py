@@ -38,10 +38,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from pixelwise.cpuinfo import cpu_line, describe_cpu
 from pixelwise.errors import PixelwiseError
 from pixelwise.input_kind import InputKind
 from pixelwise.ops import random_label_maps
-from pixelwise.runtime import DTYPES, describe_device, dtype_name, resolve_device
+from pixelwise.runtime import DTYPES, describe_device, dtype_name, machine_load, resolve_device
 from pixelwise.timing import MEMORY_MEASURES, count_flops, measure
 
 LABEL_SIZES: tuple[tuple[int, int], ...] = ((256, 512), (512, 1024), (1024, 2048))
@@ -210,6 +211,7 @@ def _base_record(name: str, height: int, width: int, device: torch.device, dtype
         "min_ms": None, "mean_ms": None, "peak_memory_mb": None, "memory_measure": None,
         "speedup_vs_pix2pixhd": None, "speedup_vs_deblurgan": None, "input_kind": None, "error": None,
         "hr_backend": None, "lowres_channels_last": None, "lowres_cuda_graphs": None, "lowres_compile": None,
+        "cpu": describe_cpu(), "load": machine_load(), "cpu_ms": None,
     }
 
 
@@ -353,11 +355,14 @@ def format_markdown(records: Sequence[Mapping[str, Any]]) -> str:
         f"torch {first.get('torch_version', torch.__version__)}; "
         f"batch 1; median of {first.get('runs', '?')} runs after {first.get('warmup', '?')} warm-up calls; "
         "time = the generator call on the input named in the table.",
+        f"CPU: {cpu_line(first['cpu']) if first.get('cpu') else 'not recorded'}; "
+        f"load average {(first.get('load') or {}).get('load1', '?')} at the start (cpu ms = the process's CPU time "
+        "per call, less sensitive to other load than the wall-clock median).",
         "Memory: " + ("; ".join(MEMORY_MEASURES.get(m, m) for m in measures) if measures else "not measured") + ".",
         "",
-        "| model | size (HxW) | input | dtype | flags | params (M) | GFLOPs | median ms | peak MB "
+        "| model | size (HxW) | input | dtype | flags | params (M) | GFLOPs | median ms | cpu ms | peak MB "
         "| × vs pix2pixHD | × vs DeblurGAN | note |",
-        "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---|",
+        "|---|---|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in records:
         flags = ",".join(f for f, on in (("channels_last", r.get("channels_last")), ("compile", r.get("compile")),
@@ -371,7 +376,8 @@ def format_markdown(records: Sequence[Mapping[str, Any]]) -> str:
         lines.append(
             f"| {r['model']} | {r['height']}x{r['width']} | {r.get('input') or '–'} | {r['dtype']} | {flags} "
             f"| {_fmt(params / 1e6 if params else None, '.3g')} | {_fmt(r.get('gflops'), '.3g')} "
-            f"| {_fmt(r.get('median_ms'), '.2f')} | {_fmt(r.get('peak_memory_mb'), '.0f')} "
+            f"| {_fmt(r.get('median_ms'), '.2f')} | {_fmt(r.get('cpu_ms'), '.0f')} "
+            f"| {_fmt(r.get('peak_memory_mb'), '.0f')} "
             f"| {_fmt(r.get('speedup_vs_pix2pixhd'), '.2f')} | {_fmt(r.get('speedup_vs_deblurgan'), '.2f')} "
             f"| {note.replace('|', '/')} |"
         )

@@ -97,7 +97,9 @@ def measure(call: Callable[[], Any], device: torch.device, runs: int, warmup: in
         if device.type == "cuda":
             torch.cuda.synchronize(device)
             torch.cuda.reset_peak_memory_stats(device)
+        cpu_start = time.process_time()
         times = time_calls(call, device, runs)
+        cpu_times = (time.process_time() - cpu_start) * 1000.0 / runs
         if device.type == "cuda":
             out["peak_memory_mb"] = torch.cuda.max_memory_allocated(device) / 2**20
             out["memory_measure"] = "cuda_max_memory_allocated"
@@ -106,6 +108,8 @@ def measure(call: Callable[[], Any], device: torch.device, runs: int, warmup: in
             if peak is not None:
                 out["peak_memory_mb"], out["memory_measure"] = peak, "cpu_peak_rss_delta"
     out.update(median_ms=statistics.median(times), min_ms=min(times), mean_ms=statistics.fmean(times))
+    if device.type == "cpu":
+        out["cpu_ms"] = cpu_times  # the process's CPU time per call (all threads), mean of the timed calls
     return out
 
 

@@ -71,6 +71,12 @@ def run(args: argparse.Namespace) -> int:
         raise PixelwiseError("--models is empty; give registry names such as asapnet,pix2pixhd")
     sizes = [parse_size(s) for s in args.sizes.split(",") if s.strip()] if args.sizes else None
     device = resolve_device(args.device)
+    if args.threads is not None:
+        import torch
+
+        if args.threads < 1:
+            raise PixelwiseError(f"--threads {args.threads}: give a positive number of threads")
+        torch.set_num_threads(args.threads)
 
     def progress(record: dict[str, Any]) -> None:
         if args.quiet:

@@ -210,13 +210,36 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
         elif self.execution.hr_path == "reference":
             out = self.apply_mlp_reference(self.hr_pixels(x), params)
         else:
-            out = self.apply_mlp_fast(self.hr_pixels(x), params)
+            out = self.apply_mlp_fast_input(x, params)
         if self.config.global_residual:
             out = torch.clamp(x + out, -1.0, 1.0)
         return out, params
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.forward_with_params(x)[0]
+        last = self.lowres_stream.model[-1]
+        if not self._fuses_last_conv(x, last):
+            return self.forward_with_params(x)[0]
+        # inference on the fast path with a small last 1x1 conv: it runs per block of cells inside the high-res
+        # stream, so the (P, H/S, W/S) parameter grid is never stored (same function as forward_with_params)
+        self._check_dense(x)
+        lowres = self.lowres_input(x)
+        if self.lowres_channels_last:
+            lowres = lowres.contiguous(memory_format=torch.channels_last)
+        features = self.lowres_stream.model[:-1](lowres)
+        out = self.apply_mlp_fast_input(x, (features, last.weight.flatten(1), last.bias))
+        return torch.clamp(x + out, -1.0, 1.0) if self.config.global_residual else out
+
+    def _fuses_last_conv(self, x: torch.Tensor, last: nn.Module) -> bool:
+        """Whether :meth:`forward` may run the low-res stream's last 1x1 conv per block: fast path, inference,
+        no kernel, cell_blend or wrapped (compiled, graphed) stream, and its weight fits the L2 cache."""
+        if (self.execution.hr_path != "fast" or self.config.cell_blend or self.hr_kernel is not None
+                or "forward" in self.lowres_stream.__dict__ or not isinstance(last, nn.Conv2d)
+                or last.kernel_size != (1, 1) or last.bias is None
+                or not self._inference_blocks(x, *self.parameters())):
+            return False
+        from pixelwise.cpuinfo import cache_bytes
+
+        return last.weight.numel() * last.weight.element_size() <= cache_bytes(2)
 
     def prepare_labels(self, label: torch.Tensor, instance: torch.Tensor | None = None,
                        edge: torch.Tensor | None = None,

@@ -5,10 +5,19 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
+from pixelwise.models.asapnet_blocks import (
+    DEVICE_BLOCK_PIXELS,
+    PixelPart,
+    cpu_block_pixels,
+    dense_pixel_part,
+    label_pixel_part,
+    run_mlp_blocks,
+)
 from pixelwise.models.asapnet_config import ASAPNetConfig
 
 
@@ -184,11 +193,84 @@ class HighResStream:
             self._encoding_cache[key] = table
         return table
 
+    def block_pixels(self, device: torch.device) -> int:
+        """Pixels per block of the fast path: ``hr_block_pixels`` when set; on the CPU, sized so that a block's
+        activations follow the per-core L2 cache times torch's threads (:func:`pixelwise.cpuinfo.cache_bytes`);
+        elsewhere a few large blocks. The choice never changes the result (beyond float rounding)."""
+        if self.hr_block_pixels is not None:
+            return self.hr_block_pixels
+        if device.type != "cpu":
+            return DEVICE_BLOCK_PIXELS
+        from pixelwise.cpuinfo import cache_bytes
+
+        return cpu_block_pixels(self.config, cache_bytes(2), torch.get_num_threads())
+
     def _block_cells(self, device: torch.device) -> int:
-        pixels = self.hr_block_pixels
-        if pixels is None:
-            pixels = 1 << 14 if device.type == "cpu" else 1 << 22  # CPU: ~4 MB of activations stay in cache
-        return max(1, pixels // self.config.downsampling**2)
+        return max(1, self.block_pixels(device) // self.config.downsampling**2)
+
+    def _inference_blocks(self, *tensors: torch.Tensor | None) -> bool:
+        """The preallocated-buffer executor (:mod:`pixelwise.models.asapnet_blocks`) runs for inference: no
+        gradient needed, not under tracing/compilation."""
+        if _tracing():
+            return False
+        return not (torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors))
+
+    def _run_inference(self, params: torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor],
+                       pixel_part: PixelPart, pixel_rows: int) -> torch.Tensor:
+        """The fast path for inference: cache-sized blocks, preallocated buffers (see asapnet_blocks).
+        ``params``: the (B, P, gh, gw) grid, or (features (B, F, gh, gw), weight (P, F), bias (P)) of the low-res
+        stream's last 1x1 conv, which then runs per block: the (P, gh, gw) grid is never stored (on a 12 MP photo
+        with S=4 it would take gigabytes)."""
+        cfg = self.config
+        s = cfg.downsampling
+        channels = cfg.mlp_channels
+        if isinstance(params, tuple):
+            features, weight, bias = params
+            b, nf, gh, gw = features.shape
+            cells = features.permute(0, 2, 3, 1).reshape(-1, nf)
+            weight_t, p = weight.t(), weight.shape[0]
+            chunk = torch.empty(0, dtype=features.dtype, device=features.device)
+
+            def layers(cell0: int, n: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+                nonlocal chunk
+                if chunk.numel() < n * p:
+                    chunk = torch.empty(n * p, dtype=features.dtype, device=features.device)
+                out = torch.addmm(bias, cells[cell0:cell0 + n], weight_t, out=chunk[: n * p].view(n, p))
+                return split_mlp_params(out, channels)
+
+            source: Any = layers
+            dtype, device = features.dtype, features.device
+        else:
+            b, p, gh, gw = params.shape
+            cell_params = params.permute(0, 2, 3, 1).contiguous().view(-1, p)  # (cells, P); no copy if channels_last
+            source, dtype, device = split_mlp_params(cell_params, channels), params.dtype, params.device
+        acc = torch.promote_types(dtype, torch.float32)
+        tiles = run_mlp_blocks(cfg, source, (b, gh, gw), self.encoding_table(device, acc), pixel_part,
+                               self.block_pixels(device), pixel_rows)
+        return tiles_to_image(tiles.view(b, gh, gw, s * s, cfg.output_nc), s)
+
+    def apply_mlp_fast_input(self, x: torch.Tensor,
+                             params: torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """The fast path from the network input ``x``: :meth:`apply_mlp_fast` on :meth:`hr_pixels`, except that for
+        inference with ``hr_neighbourhood`` k > 1 each block unfolds its own k x k windows (per ``hr_dilations``
+        entry) from the reflect-padded input, so the (C k^2, H, W) window tensor is never built (k^2 times less
+        memory on large photos). ``params`` as in :meth:`_run_inference` (a tuple only for inference)."""
+        cfg = self.config
+        k = cfg.hr_neighbourhood
+        if isinstance(params, tuple) or (self.hr_kernel is None and self._inference_blocks(x, params)):
+            if k > 1 and cfg.hr_label_smoothing == 1:
+                from pixelwise.ops import reflect_pad
+
+                pixels = x[:, : cfg.hr_pixel_channels] if cfg.lr_instance else x
+                dilations = tuple(int(d) for d in cfg.hr_dilations)
+                reach = max(dilations) * (k // 2)
+                padded = (F.pad(pixels, (reach,) * 4, mode="reflect") if reach < min(pixels.shape[-2:])
+                          else reflect_pad(pixels, reach))
+                return self._run_inference(params, dense_pixel_part(padded, cfg.downsampling, k, dilations),
+                                           cfg.hr_mlp_pixel_channels)
+            pixels = self.hr_pixels(x)
+            return self._run_inference(params, dense_pixel_part(pixels, cfg.downsampling), pixels.shape[1])
+        return self.apply_mlp_fast(self.hr_pixels(x), params)
 
     @staticmethod
     def _blocks(batch: int, grid_h: int, grid_w: int, cells: int) -> Iterator[tuple[slice, slice, slice]]:
@@ -282,6 +364,8 @@ class HighResStream:
             return self.hr_kernel(self.config, params, pixels=pixels)
         s = self.config.downsampling
         c_pix = pixels.shape[1]
+        if self._inference_blocks(pixels, params):
+            return self._run_inference(params, dense_pixel_part(pixels, s), c_pix)
 
         def first_layer(take: Callable[[torch.Tensor], torch.Tensor], weight0: torch.Tensor,
                         bias0: torch.Tensor) -> torch.Tensor:
@@ -308,6 +392,9 @@ class HighResStream:
             assert self.hr_kernel is not None
             return self.hr_kernel(cfg, params, label=label, edge=edge if edge_row else None)
         onehot_rows = c_pix - int(edge_row)  # onehot - 1 when lr_instance drops the last one-hot channel
+        if self._inference_blocks(params, edge):
+            part = label_pixel_part(label, edge if edge_row else None, s, onehot, onehot_rows)
+            return self._run_inference(params, part, c_pix)
 
         def first_layer(take: Callable[[torch.Tensor], torch.Tensor], weight0: torch.Tensor,
                         bias0: torch.Tensor) -> torch.Tensor:
