@@ -102,6 +102,8 @@ def test_documented_commands_parse() -> None:
     for where, line in commands:
         for part in line.split(" && "):
             argv = shlex.split(part)[1:]
+            if argv == ["--version"]:  # prints the version and exits 0
+                continue
             try:
                 args = parse_args(argv)
             except SystemExit as exc:
