@@ -226,7 +226,8 @@ def render(result: dict[str, Any], only: str | None = None) -> str:
     lines = ["Measured by", "", "```bash", result["command"], "```", "",
              f"{setup['images']} crops ({where}); blur `pixelwise blur --strength s --max-length L --seed "
              f"{setup['seed']}`; restored by `pixelwise deblur`; {result['date']}, {machine['cpu']}, "
-             f"{machine['torch_threads']} torch threads, torch {machine['torch']}.", ""]
+             f"{machine['torch_threads']} torch threads, torch {machine['torch']}"
+             + (f", load average {machine['load']['load1']} at the start" if machine.get("load") else "") + ".", ""]
     for length, scores in result["scores"].items():
         keep = {k: v for k, v in scores.items() if only is None or k in (INPUT, only, WIENER)}
         for metric in ("psnr", "ssim"):

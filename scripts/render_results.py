@@ -247,7 +247,18 @@ def preset_aliases() -> str:
     return md_table(["old name (alias)", "preset"], rows, "ll")
 
 
+def deblur_realworld() -> str:
+    """benchmarks/deblur_realworld.py's results.json, rendered by that script's own ``render``."""
+    _pixelwise()
+    if str(ROOT / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+    from deblur_realworld import render
+
+    return render(load("deblur-realworld.json"))
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
+    "deblur-realworld": deblur_realworld,
     "demo-table1": demo_table1,
     "demo-table2": demo_table2,
     "shipped-deblurrers": shipped_deblurrers,

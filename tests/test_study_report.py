@@ -375,7 +375,7 @@ def test_pretrained_rows_follow_the_trained_ones_marked_and_said(tmp_path: Path)
     assert groups["study models (demo widths) and shipped (pretrained) @ 32x64"] == {
         "ASAP-Net": 2.5, "pix2pixHD": 2.5, "DeblurGAN": 2.5, "DeblurGAN-ASAP": 2.5,
         "deblurgan-asap-x (pretrained)": 3.0}
-    assert _png_ok(tmp_path / html.FIGURES_DIR / "metrics_deblur.png")
+    assert png_ok(tmp_path / html.FIGURES_DIR / "metrics_deblur.png")
     # a reference line is drawn only where it has a value, like the baseline
     per_model = {"A": [{"epoch": 1, "psnr": 20.0}, {"epoch": 2, "psnr": 21.0}]}
     plain = plots.plot_metric_curves(per_model, [("psnr", "PSNR")], tmp_path / "plain.png", "t")
