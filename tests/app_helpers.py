@@ -3,8 +3,11 @@ models in its run dirs and a results.json with the demo's numbers) made in secon
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 DEMO_MODELS = {  # key -> (display name, preset, task, steps)
     "asapnet": ("ASAP-Net", "asapnet-tiny", "labels", 504),
@@ -38,3 +41,47 @@ def make_demo_folder(root: Path, models: dict[str, tuple[str, str, str, int]] | 
     (demo / "results.json").write_text(json.dumps(results))
     save_yaml({"demo": True, "description": "a test stand-in for pixelwise demo"}, demo / "study.yaml")
     return demo
+
+
+def free_port() -> int:
+    """A free TCP port on the loopback interface."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_app(args: list[str], log: Path, start_timeout: float, cwd: Path | None = None,
+                extra_env: dict[str, str] | None = None, stop_timeout: float = 10.0) -> Iterator[tuple[Any, str]]:
+    """``pixelwise app ARGS`` as a command on a free loopback port (from ``cwd``), its output in ``log``, until
+    the block ends (SIGTERM: the app stops as on Ctrl+C); yields (the process, its URL)."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import pytest
+
+    port = free_port()
+    command = [sys.executable, "-m", "pixelwise", "app", "--port", str(port), "--host", "127.0.0.1", *args]
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    src = str(Path(__file__).resolve().parents[1] / "src")
+    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    with open(log, "w") as out:
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
+    try:
+        deadline = time.monotonic() + start_timeout
+        while "ready at" not in log.read_text():
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"pixelwise app did not start (exit {process.poll()}):\n{log.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield process, f"http://127.0.0.1:{port}/"
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=stop_timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -11,9 +11,6 @@ import io
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -33,6 +30,8 @@ from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
 
+from .app_helpers import running_app
+
 CHROMIUM = find_chromium()
 CHROMEDRIVER = shutil.which("chromedriver") or next(
     (p for p in ("/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver") if Path(p).exists()), None)
@@ -43,11 +42,6 @@ pytestmark = [
 START_TIMEOUT = 120.0  # seconds for the command to say it is ready (a loaded CI machine)
 WAIT = 60.0
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -66,26 +60,8 @@ def model_dirs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
 @contextlib.contextmanager
 def _app(args: list[str], log: Path, cwd: Path | None = None) -> Iterator[str]:
     """``pixelwise app ARGS`` on a free localhost port (from ``cwd``), until the block ends; yields its URL."""
-    port = _free_port()
-    command = [sys.executable, "-m", "pixelwise", "app", "--port", str(port), "--host", "127.0.0.1", *args]
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
-    src = str(Path(__file__).resolve().parents[1] / "src")
-    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    with open(log, "w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=cwd)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while "ready at" not in log.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"pixelwise app did not start (exit {process.poll()}):\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with running_app(args, log, START_TIMEOUT, cwd=cwd) as (_, url):
+        yield url
 
 
 @pytest.fixture(scope="module")

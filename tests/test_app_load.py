@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -36,17 +34,14 @@ gradio_client = pytest.importorskip("gradio_client", reason="gradio_client (inst
 
 from gradio_client import Client, handle_file  # noqa: E402
 
+from .app_helpers import free_port, running_app  # noqa: E402
+
 CLIENTS, DEBLURS, PAINT_EVERY, BURSTS = 4, 10, 4, 3
 START_TIMEOUT = 300.0  # seconds for the command to say it is ready (a heavily loaded machine: 120 s was seen)
 RESULT_TIMEOUT = 180.0  # seconds for one request; the whole burst takes far less
 HTTP = {"timeout": 120.0}  # the clients' HTTP timeouts (uploads included) on a loaded machine
 MEMORY_SLACK_MB = 30.0  # the server's RSS may grow this much over the last burst (the first two warm it up)
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _rss_mb(pid: int) -> float | None:
@@ -70,30 +65,11 @@ class Server:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """`pixelwise app --model asapnet-tiny` (plus the shipped deblurrers) on a free loopback port."""
-    port = _free_port()
     log = tmp_path_factory.mktemp("app") / "app.log"
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", "OMP_NUM_THREADS": "1"}
-    src = str(Path(__file__).resolve().parents[1] / "src")
-    env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    command = [sys.executable, "-m", "pixelwise", "app", "--model", "asapnet-tiny", "--host", "127.0.0.1",
-               "--port", str(port)]
-    with open(log, "w") as out:
-        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while "ready at" not in log.read_text():
-            if process.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"pixelwise app did not start (exit {process.poll()}):\n{log.read_text()[-3000:]}")
-            time.sleep(0.2)
+    args = ["--model", "asapnet-tiny"]
+    with running_app(args, log, START_TIMEOUT, extra_env={"OMP_NUM_THREADS": "1"}, stop_timeout=30) as (process, url):
         results = Path(re.search(r"result files in (\S+)", log.read_text()).group(1))
-        yield Server(process, f"http://127.0.0.1:{port}/", results, log)
-    finally:
-        process.terminate()  # SIGTERM: the app stops as on Ctrl+C
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        yield Server(process, url, results, log)
     assert "Traceback" not in log.read_text(), log.read_text()[-3000:]  # nothing crashed, start to stop
     assert not results.exists()  # the app's result files went with it
 
@@ -205,7 +181,7 @@ def test_four_clients_at_once_each_get_their_own_results(server: Server, tmp_pat
 def test_a_full_queue_refuses_with_a_message(tmp_path: Path) -> None:
     from pixelwise.app import serve
 
-    port = _free_port()
+    port = free_port()
     demo = serve(["deblurgan-tiny"], host="127.0.0.1", port=port, block=False, max_queue=2)
     try:
         photos = _photos(tmp_path)
