@@ -64,6 +64,12 @@ def load_deblur_model(model: str | Path | None = None, device: str | torch.devic
     return loaded
 
 
+def check_scale(scale: float) -> None:
+    """One line for a ``--scale`` outside (0, 1]."""
+    if not 0 < scale <= 1:
+        raise PixelwiseError(f"--scale {scale:g}: give a factor in (0, 1] (0.5: half size)")
+
+
 def at_scale(model: nn.Module, scale: float) -> nn.Module:
     """``model`` run on the photo downscaled by ``scale`` (0 < scale <= 1), its correction upscaled and added to
     the full-size photo: ``x + up(G(down(x)) - down(x))``. A camera path of L px at full size is ``scale * L``
@@ -73,9 +79,9 @@ def at_scale(model: nn.Module, scale: float) -> nn.Module:
     from torch import nn
 
     from pixelwise.inference import size_multiple
+    from pixelwise.tiling import pad_mode, pad_to_multiple
 
-    if not 0 < scale <= 1:
-        raise PixelwiseError(f"--scale {scale:g}: give a factor in (0, 1] (0.5: half size)")
+    check_scale(scale)
     if scale == 1:
         return model
     multiple = size_multiple(model)
@@ -91,9 +97,7 @@ def at_scale(model: nn.Module, scale: float) -> nn.Module:
             height, width = x.shape[-2:]
             small_h, small_w = max(1, round(height * scale)), max(1, round(width * scale))
             small = F.interpolate(x, (small_h, small_w), mode="bicubic", antialias=True, align_corners=False)
-            pad_h, pad_w = -small_h % multiple, -small_w % multiple
-            mode = "reflect" if min(small_h, small_w) > max(pad_h, pad_w) else "replicate"
-            padded = F.pad(small, (0, pad_w, 0, pad_h), mode=mode) if pad_h or pad_w else small
+            padded, _ = pad_to_multiple(small, multiple, pad_mode("photo"))
             change = self.model(padded)[..., :small_h, :small_w] - small
             up = F.interpolate(change, (height, width), mode="bicubic", align_corners=False)
             return (x + up).clamp(-1.0, 1.0)
@@ -119,8 +123,7 @@ def deblur_files(inputs: Sequence[str | Path], output: str | Path, *, model: str
     from pixelwise.inference import DEFAULT_OVERLAP, collect_inputs, translate_files
     from pixelwise.photo_io import check_quality, plan_outputs
 
-    if not 0 < scale <= 1:
-        raise PixelwiseError(f"--scale {scale:g}: give a factor in (0, 1] (0.5: half size)")
+    check_scale(scale)
     check_quality(format, quality)
     files = collect_inputs(inputs, unique_stems=False)  # a missing input is reported before any model is looked for
     plan_outputs(files, output, suffix=suffix, format=format, overwrite=overwrite)  # so is an input in the way
@@ -135,5 +138,5 @@ def deblur_files(inputs: Sequence[str | Path], output: str | Path, *, model: str
                            suffix=suffix, overwrite=overwrite)
 
 
-__all__ = ["DEFAULT_DEBLUR_MODEL", "EXAMPLE_DEBLUR_MODEL", "at_scale", "check_photo_model", "deblur_files",
-           "default_model_dir", "load_deblur_model"]
+__all__ = ["DEFAULT_DEBLUR_MODEL", "EXAMPLE_DEBLUR_MODEL", "at_scale", "check_photo_model", "check_scale",
+           "deblur_files", "default_model_dir", "load_deblur_model"]

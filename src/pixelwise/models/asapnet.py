@@ -190,8 +190,7 @@ class ASAPNetGenerator(HighResStream, PretrainedModel):
         stacks = []
         for d in self.config.hr_dilations:  # each dilation's window, channel-major, dilations in order
             pad = d * (k // 2)
-            padded = F.pad(x, (pad,) * 4, mode="reflect") if pad < min(h, w) else reflect_pad(x, pad)
-            stacks.append(F.unfold(padded, k, dilation=d).view(b, c * k * k, h, w))  # (B, C*k*k, H, W)
+            stacks.append(F.unfold(reflect_pad(x, pad), k, dilation=d).view(b, c * k * k, h, w))  # (B, C*k*k, H, W)
         return stacks[0] if len(stacks) == 1 else torch.cat(stacks, dim=1)
 
     # --- entry points ----------------------------------------------------------------------------

@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from pixelwise.tiling import pad_to_multiple
+
 
 class LayerNorm2d(nn.Module):
     """LayerNorm over the channels of every pixel of a (B, C, H, W) tensor, with a per-channel affine."""
@@ -116,12 +118,7 @@ class NAFUNet(nn.Module):
                 self.head.bias.zero_()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        height, width = x.shape[-2:]
-        m = self.size_multiple
-        pad_h, pad_w = -height % m, -width % m
-        if pad_h or pad_w:  # any size: reflect-pad to the levels' multiple, crop back at the end
-            x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect" if min(height, width) > max(pad_h, pad_w)
-                      else "replicate")
+        x, (height, width) = pad_to_multiple(x, self.size_multiple)  # any size: crop back at the end
         return self._forward(x)[..., :height, :width]
 
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
