@@ -1,9 +1,9 @@
 """`pixelwise app` under several users at once, on loopback (127.0.0.1) only, bounded in time: 4 clients
 (each its own browser session, through gradio_client) send 10 deblur requests each at once with paint requests
-in between, three bursts in a row, to `pixelwise app` started as a command. Every request is answered with the
+in between, six bursts in a row, to `pixelwise app` started as a command. Every request is answered with the
 client's own image (checked by content against the model run directly), waiting requests are told their place
 in the queue, nothing crashes (no traceback in the server's log), the server's memory is flat over the last
-burst (the first two warm it up), a full queue refuses with a message, result files go when a session ends and
+three bursts (the first three warm it up), a full queue refuses with a message, result files go when a session ends and
 the rest when the app stops.
 
 The first version of this test found a real fault: Gradio rewrites a returned image array's cache file in place
@@ -36,11 +36,14 @@ from gradio_client import Client, handle_file  # noqa: E402
 
 from .app_helpers import free_port, running_app  # noqa: E402
 
-CLIENTS, DEBLURS, PAINT_EVERY, BURSTS = 4, 10, 4, 3
+CLIENTS, DEBLURS, PAINT_EVERY, BURSTS, WARM_BURSTS = 4, 10, 4, 6, 3
 START_TIMEOUT = 300.0  # seconds for the command to say it is ready (a heavily loaded machine: 120 s was seen)
 RESULT_TIMEOUT = 180.0  # seconds for one request; the whole burst takes far less
 HTTP = {"timeout": 120.0}  # the clients' HTTP timeouts (uploads included) on a loaded machine
-MEMORY_SLACK_MB = 30.0  # the server's RSS may grow this much over the last burst (the first two warm it up)
+# The server's RSS may grow this much over the bursts after the warm ones (144 requests): the allocator's own
+# growth comes in steps (+33 MB in one burst was seen on CI with no leak behind it), a leak grows with every
+# request; this catches one of about 0.5 MB or more per request (a 720x1280 float image is 11 MB).
+MEMORY_SLACK_MB = 72.0
 
 
 
@@ -165,7 +168,7 @@ def test_four_clients_at_once_each_get_their_own_results(server: Server, tmp_pat
         assert waiting, "no request was ever seen waiting in the queue"
         assert all(0 <= s.rank < s.queue_size for s in waiting)  # each told its place: rank of queue_size
         if rss[0] is not None:
-            assert rss[-1] - rss[1] < MEMORY_SLACK_MB, rss  # flat once warm
+            assert rss[-1] - rss[WARM_BURSTS - 1] < MEMORY_SLACK_MB, rss  # flat once warm
         sessions = {p.relative_to(server.results).parts[0] for p in _files(server.results)}
         assert sessions == {c.session_hash for c in clients}  # each session's results in its own folder
     finally:

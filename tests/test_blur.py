@@ -14,6 +14,7 @@ from PIL import Image
 from pixelwise.cli import main
 from pixelwise.data import DataConfig, build_dataset
 from pixelwise.data.blur import (
+    draw_strength,
     image_seed,
     kernel_center_of_mass,
     kernel_spread,
@@ -108,6 +109,27 @@ def test_same_seed_same_kernel() -> None:
     assert not np.array_equal(sample_kernel(12, 0.9).kernel, sample_kernel(13, 0.9).kernel)
     assert image_seed(0, "a.png") == image_seed(0, "a.png") != image_seed(0, "b.png")
     assert image_seed(0, "a.png") != image_seed(1, "a.png")
+
+
+def test_strength_sampling_uniform_log_and_mixed() -> None:
+    u = np.linspace(0, 1, 10001)[:-1]
+    assert np.allclose([draw_strength(x, 0.2, 0.8) for x in u[::500]], 0.2 + 0.6 * u[::500])  # the old way
+    lengths = np.array([draw_strength(x, 0.0, 1.0, "log", 60.0) for x in u]) * 60
+    assert lengths.min() == pytest.approx(1.0) and lengths.max() == pytest.approx(60.0, rel=1e-3)
+    octaves = np.histogram(np.log2(lengths), bins=[0, 1, 2, 3, 4, 5])[0]
+    assert octaves.max() - octaves.min() <= 2  # every octave of path length equally likely
+    assert (lengths <= 12).mean() == pytest.approx(np.log(12) / np.log(60), abs=1e-3)  # 61%, uniform: 20%
+    mixed = np.array([draw_strength(x, 0.0, 1.0, "mixed", 60.0) for x in u]) * 60
+    assert (mixed <= 12).mean() == pytest.approx((0.2 + np.log(12) / np.log(60)) / 2, abs=1e-3)
+    assert draw_strength(0.3, 0.5, 0.5, "log") == 0.5  # a single strength stays itself
+    assert 0.5 <= draw_strength(0.0, 0.5, 1.0, "log", 60.0) <= draw_strength(0.99, 0.5, 1.0, "log", 60.0) <= 1
+    with pytest.raises(ValueError, match="not one of"):
+        draw_strength(0.5, 0, 1, "cubic")
+    with pytest.raises(PixelwiseError, match="data.blur_strength_sampling='cubic' must be one of"):
+        DataConfig(format="blur", blur_strength_sampling="cubic")
+    a, b = sample_kernel(5, (0.0, 1.0), 60, "uniform"), sample_kernel(5, (0.0, 1.0), 60, "log")
+    assert (a.params["angle_rad"], a.params["shake"]) == (b.params["angle_rad"], b.params["shake"])  # same path
+    assert b.params["path_length_px"] == pytest.approx(60 * draw_strength(a.params["strength"], 0, 1, "log", 60))
 
 
 @pytest.mark.parametrize("shape", [(3, 7, 40), (2, 3, 31, 9), (1, 3, 3)])

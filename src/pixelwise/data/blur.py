@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from pixelwise.data.strength import STRENGTH_SAMPLINGS
 from pixelwise.ops import reflect_pad
 
 REFERENCE_LENGTH = 60.0  # trajectories are drawn at the paper's 60-pixel scale, then normalised to length 1
@@ -127,16 +128,34 @@ def trajectory_kernel(trajectory: np.ndarray, strength: float, max_length: float
     return rasterize(points)
 
 
-def sample_kernel(seed: int, strength: float | Sequence[float] = 0.5, max_length: float = 60.0) -> MotionKernel:
-    """A random motion-blur kernel: strength (or uniform in the range ``[lo, hi]``) in [0, 1] times
-    ``max_length`` pixels of camera path. Same seed and arguments -> same kernel; the trajectory depends on
-    the seed only, so ``sample_kernel(seed, params["strength"], ...)`` rebuilds a kernel from its JSON."""
+def draw_strength(u: float, lo: float, hi: float, sampling: str = "uniform", max_length: float = 60.0) -> float:
+    """The strength for a uniform draw ``u`` in [0, 1): ``uniform`` in ``[lo, hi]``; ``log``: the path
+    length log-uniform between ``max(lo * max_length, 1 px)`` and ``hi * max_length`` (each octave of path
+    length equally likely, so light blur is as common as heavy; a 1-px path is all but sharp); ``mixed``: half
+    the draws one way, half the other (u < 0.5: uniform)."""
+    if sampling not in STRENGTH_SAMPLINGS:
+        raise ValueError(f"strength sampling {sampling!r} is not one of {STRENGTH_SAMPLINGS}")
+    if sampling == "mixed":
+        sampling, u = ("uniform", 2 * u) if u < 0.5 else ("log", 2 * u - 1)
+    if sampling == "uniform" or hi <= lo:
+        return lo + (hi - lo) * u
+    low = min(hi, max(lo, 1.0 / max_length)) if max_length > 0 else hi
+    return float(low * (hi / low) ** u)
+
+
+def sample_kernel(seed: int, strength: float | Sequence[float] = 0.5, max_length: float = 60.0,
+                  sampling: str = "uniform") -> MotionKernel:
+    """A random motion-blur kernel: strength (or drawn from the range ``[lo, hi]``, see :func:`draw_strength`)
+    in [0, 1] times ``max_length`` pixels of camera path. Same seed and arguments -> same kernel; the
+    trajectory depends on the seed only, so ``sample_kernel(seed, params["strength"], ...)`` rebuilds a kernel
+    from its JSON."""
     rng = np.random.default_rng(seed)
     if isinstance(strength, (int, float)):
         lo = hi = float(strength)
     else:
         lo, hi = float(strength[0]), float(strength[-1])
-    value = lo + (hi - lo) * float(rng.random())  # always drawn: the trajectory depends on the seed only
+    # always drawn: the trajectory depends on the seed only
+    value = draw_strength(float(rng.random()), lo, hi, sampling, max_length)
     trajectory, traj_params = random_trajectories(rng, 1)
     kernel = trajectory_kernel(trajectory[0], value, max_length)
     params: dict[str, Any] = {

@@ -70,7 +70,7 @@ class MotionBlurDataset(Dataset):
         top, left, h, w = crop_box(*size, config.crop_height if crop else None,
                                    config.crop_width if crop else None, self.train, where=str(record.path))
         seed = self.kernel_seed(index)
-        kernel = sample_kernel(seed, config.blur_strength, config.blur_max_length).kernel
+        kernel = sample_kernel(seed, config.blur_strength, config.blur_max_length, config.blur_strength_sampling).kernel
         margin = kernel.shape[0] // 2
         y0, x0 = max(0, top - margin), max(0, left - margin)
         y1, x1 = min(size[0], top + h + margin), min(size[1], left + w + margin)

@@ -61,6 +61,9 @@ class DataConfig:
     # --- on-the-fly motion blur (formats blur, bundled-blur) ---
     blur_strength: float | list[float] = field(default_factory=lambda: [0.2, 1.0])  # s or [lo, hi] in [0, 1]
     blur_max_length: float = 60.0  # camera-path length at strength 1, in pixels of the loaded (resized) image
+    # how a training strength is drawn from the range: "uniform" in strength; "log": path length log-uniform
+    # from 1 px (or lo) to hi * blur_max_length, so light blur is as common as heavy; "mixed": half each
+    blur_strength_sampling: str = "uniform"
     blur_noise: float = 0.0  # std of Gaussian sensor noise added after blurring (intensity units, 0..1)
     # camera realism (pixelwise.data.camera; all off by default): blur in linear light with this gamma (0: off),
     # clipped highlights boosted by this gain before the blur (1: off), Poisson-Gaussian sensor noise in linear
@@ -99,8 +102,11 @@ class DataConfig:
         if self.blur_max_length < 0 or self.blur_noise < 0:
             raise PixelwiseError("data.blur_max_length and data.blur_noise must be >= 0")
         self.camera_options()  # checks the camera realism options
-        from pixelwise.data.strength import parse_strength
+        from pixelwise.data.strength import STRENGTH_SAMPLINGS, parse_strength
 
+        if self.blur_strength_sampling not in STRENGTH_SAMPLINGS:
+            raise PixelwiseError(f"data.blur_strength_sampling={self.blur_strength_sampling!r} must be one of "
+                                 f"{list(STRENGTH_SAMPLINGS)}")
         lo, hi = parse_strength(self.blur_strength, where="data.blur_strength")
         self.blur_strength = [lo, hi]
 

@@ -7,6 +7,8 @@ from collections.abc import Sequence
 
 from pixelwise.errors import PixelwiseError
 
+STRENGTH_SAMPLINGS = ("uniform", "log", "mixed")  # how a strength is drawn from a range (pixelwise.data.blur.draw_strength)
+
 
 def parse_strength(value: float | str | Sequence[float], where: str = "--strength") -> tuple[float, float]:
     """``0.5`` / ``"0.5"`` -> (0.5, 0.5); ``[0.2, 0.8]`` / ``"0.2,0.8"`` / ``"0.2-0.8"`` -> (0.2, 0.8)."""
