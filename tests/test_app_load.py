@@ -3,8 +3,8 @@
 in between, six bursts in a row, to `pixelwise app` started as a command. Every request is answered with the
 client's own image (checked by content against the model run directly), waiting requests are told their place
 in the queue, nothing crashes (no traceback in the server's log), the server's memory is flat over the last
-three bursts (the first three warm it up), a full queue refuses with a message, result files go when a session ends and
-the rest when the app stops.
+three bursts (the first three warm it up), a full queue refuses with a message, result files go when a session
+ends and the rest when the app stops.
 
 The first version of this test found a real fault: Gradio rewrites a returned image array's cache file in place
 whenever the same image is returned again, and a client fetching it meanwhile got a truncated file ("peer closed

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 from pixelwise.errors import PixelwiseError
 
-STRENGTH_SAMPLINGS = ("uniform", "log", "mixed")  # how a strength is drawn from a range (pixelwise.data.blur.draw_strength)
+# how a strength is drawn from a range: pixelwise.data.blur.draw_strength
+STRENGTH_SAMPLINGS = ("uniform", "log", "mixed")
 
 
 def parse_strength(value: float | str | Sequence[float], where: str = "--strength") -> tuple[float, float]:
