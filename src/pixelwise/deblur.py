@@ -9,7 +9,7 @@ turns label maps (not photos) into photos, an input does not exist or is not an 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -109,7 +109,8 @@ def deblur_files(inputs: Sequence[str | Path], output: str | Path, *, model: str
                  tile: int | None = None, overlap: int | None = None, device: str | torch.device | None = None,
                  dtype: str | torch.dtype | None = None, progress: bool = True, scale: float = 1.0,
                  format: str = "png", quality: int | None = None, suffix: str = "",
-                 overwrite: bool = False) -> list[Path]:
+                 overwrite: bool = False, backend: str = "torch",
+                 report: Callable[[str], None] | None = None) -> list[Path]:
     """``pixelwise deblur``: deblur photos (files, folders, globs) into ``output/<stem><suffix>.<ext>`` with
     ``model`` (default: the shipped :data:`DEFAULT_DEBLUR_MODEL`); ``format`` png (default), jpg, webp or same
     (the input's), ``quality`` for jpg / webp. The inputs and the output names are checked before the model is
@@ -117,14 +118,18 @@ def deblur_files(inputs: Sequence[str | Path], output: str | Path, *, model: str
     ``overwrite``), the model before anything is written. Returns the written paths (``.skipped``: the outputs
     left alone); photos keep their orientation, alpha, bit depth, ICC, EXIF and grayscale (see
     :func:`pixelwise.inference.translate_files`); tiling as :func:`translate_image`; ``scale`` < 1 runs the
-    model on the downscaled photo (:func:`at_scale`: for shake longer than the model's training paths)."""
+    model on the downscaled photo (:func:`at_scale`: for shake longer than the model's training paths);
+    ``backend`` torch (default), onnxruntime or auto (:mod:`pixelwise.onnx_runtime`; ``report`` gets the one
+    line saying which runs)."""
     from torch import nn
 
     from pixelwise.inference import DEFAULT_OVERLAP, collect_inputs, translate_files
+    from pixelwise.onnx_runtime import apply_backend, check_backend
     from pixelwise.photo_io import check_quality, plan_outputs
 
     check_scale(scale)
     check_quality(format, quality)
+    check_backend(backend)
     files = collect_inputs(inputs, unique_stems=False)  # a missing input is reported before any model is looked for
     plan_outputs(files, output, suffix=suffix, format=format, overwrite=overwrite)  # so is an input in the way
     if isinstance(model, nn.Module):
@@ -132,6 +137,8 @@ def deblur_files(inputs: Sequence[str | Path], output: str | Path, *, model: str
         net = model
     else:
         net = load_deblur_model(model)
+    source = (default_model_dir() if model is None else model) if not isinstance(model, nn.Module) else None
+    net, device = apply_backend(net, backend, source=source, device=device, dtype=dtype, report=report)
     net = at_scale(net, scale)
     return translate_files(net, inputs, output, tile=tile, overlap=DEFAULT_OVERLAP if overlap is None else overlap,
                            device=device, dtype=dtype, progress=progress, format=format, quality=quality,

@@ -260,7 +260,8 @@ def translate_files(model: nn.Module | str | Path, inputs: Sequence[str | Path],
                     blend: str = "cosine", device: str | torch.device | None = None,
                     dtype: str | torch.dtype | None = None, compile: bool = False, hr_path: str | None = None,
                     progress: bool = True, format: str = "png", quality: int | None = None, suffix: str = "",
-                    overwrite: bool = False) -> Written:
+                    overwrite: bool = False, backend: str = "torch",
+                    report: Callable[[str], None] | None = None) -> Written:
     """``pixelwise infer``: translate label maps or photos (files, folders, globs) into
     ``output/<stem><suffix>.<ext>`` (``format``: png, jpg, webp or same, the input's; ``quality`` for jpg/webp).
 
@@ -272,15 +273,22 @@ def translate_files(model: nn.Module | str | Path, inputs: Sequence[str | Path],
     Label models need instance maps when they use instance edges: from ``instances`` (a folder with matching
     names), Cityscapes ``*_instanceIds`` siblings, or ``instances_from_labels`` (edges at label boundaries
     only). Returns the written paths (``.skipped``: the existing outputs left alone). See
-    :func:`translate_image` for padding and tiling."""
+    :func:`translate_image` for padding and tiling. ``backend``: torch (default), onnxruntime or auto for photo
+    models on the CPU (:mod:`pixelwise.onnx_runtime`; ``report`` gets its one line saying which runs)."""
     from pixelwise.data.transforms import label_to_tensor, read_label
+    from pixelwise.onnx_runtime import apply_backend, check_backend
     from pixelwise.photo_io import check_quality, plan_outputs, read_photo, refuse_alpha_loss, write_photo
 
     check_quality(format, quality)
+    check_backend(backend)
+    source = None
     if not isinstance(model, nn.Module):
         from pixelwise.models.io import load_generator
 
-        model = load_generator(model)
+        source, model = model, load_generator(model)
+    torch_only = "--compile" if compile else "--hr-path" if hr_path else None
+    model, device = apply_backend(model, backend, source=source, device=device, dtype=dtype, torch_only=torch_only,
+                                  report=report)
     prepare_model(model, device, dtype, compile=compile, hr_path=hr_path)
     spec = input_spec(model, instance_edge)
     files = collect_inputs(inputs, labels=spec.kind == "labels", unique_stems=False)

@@ -37,17 +37,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "(default 1: full size; see the docs' Deblurring page)")
     parser.add_argument("--tile", type=int, default=None, metavar="N", help="tile size in pixels")
     parser.add_argument("--tile-overlap", type=int, default=64, metavar="M", help="tile overlap in pixels (64)")
-    add_runtime_args(parser)
+    add_runtime_args(parser, backend=True)
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     add_output_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from pixelwise.commands.outputs import output_options, report
+    from pixelwise.commands.runtime_args import backend_log
     from pixelwise.deblur import deblur_files
 
     written = deblur_files(args.inputs, args.output, model=args.model, tile=args.tile, overlap=args.tile_overlap,
                            device=args.device, dtype=args.dtype, progress=not args.quiet, scale=args.scale,
+                           backend=args.backend, report=backend_log("deblur"),
                            **output_options(args))
     report(written, args.output, "deblurred image(s)")
     return 0

@@ -44,7 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tile", type=int, default=None, metavar="N", help="tile size in pixels (see below)")
     parser.add_argument("--tile-overlap", type=int, default=64, metavar="M", help="tile overlap in pixels (64)")
     parser.add_argument("--blend", choices=["cosine", "linear"], default="cosine", help="seam weight ramp")
-    add_runtime_args(parser)
+    add_runtime_args(parser, backend=True)
     parser.add_argument("--compile", action="store_true", help="torch.compile the model (slow first image)")
     parser.add_argument("--hr-path", choices=["fast", "reference"], default=None,
                         help="ASAP-Net high-res path (default: the model's, normally fast)")
@@ -54,13 +54,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from pixelwise.commands.outputs import output_options, report
+    from pixelwise.commands.runtime_args import backend_log
     from pixelwise.inference import translate_files
 
     written = translate_files(
         args.model, args.inputs, args.output, instances=args.instances,
         instances_from_labels=args.instances_from_labels, instance_edge=False if args.no_instance_edge else None,
         tile=args.tile, overlap=args.tile_overlap, blend=args.blend, device=args.device, dtype=args.dtype,
-        compile=args.compile, hr_path=args.hr_path, progress=not args.quiet, **output_options(args),
+        compile=args.compile, hr_path=args.hr_path, progress=not args.quiet, backend=args.backend,
+        report=backend_log("infer"), **output_options(args),
     )
     report(written, args.output)
     return 0
