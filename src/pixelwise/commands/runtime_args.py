@@ -1,7 +1,7 @@
 """``--device``, ``--dtype``, ``--threads`` (and ``--backend``): the one definition of the runtime flags, with the
-same names, defaults and help in every command that runs a model (infer, deblur, eval, bench, app). :func:`pixelwise.cli.main` applies
-``--threads`` before a command runs; ``--device``/``--dtype`` go to the library, which resolves them
-(:mod:`pixelwise.runtime`)."""
+same names, defaults and help in every command that runs a model (infer, deblur, eval, bench, app).
+:func:`pixelwise.cli.main` applies ``--threads`` before a command runs; ``--device``/``--dtype``/``--backend`` go
+to the library, which resolves them (:mod:`pixelwise.runtime`, :mod:`pixelwise.onnx_runtime`)."""
 
 from __future__ import annotations
 
