@@ -52,7 +52,7 @@ def _wrap(model: nn.Module, kind: str) -> nn.Module:
     """The module whose forward is the exported graph: ``model`` itself, or its label-map wrapper."""
     if kind != "labels":
         return model
-    from pixelwise.inference import input_spec
+    from pixelwise.models.base import input_spec
 
     spec = input_spec(model)
     return _LabelInput(model, spec.label_channels, spec.instance_edge, spec.label_fast_path)
@@ -61,7 +61,7 @@ def _wrap(model: nn.Module, kind: str) -> nn.Module:
 def example_inputs(model: nn.Module, input_kind: str, height: int, width: int, batch: int = 1,
                    seed: int = 0) -> dict[str, torch.Tensor]:
     """Random inputs of the exported graph's signature (names -> tensors) at ``height`` x ``width``."""
-    from pixelwise.inference import input_spec
+    from pixelwise.models.base import input_spec
 
     spec = input_spec(model)
     g = torch.Generator().manual_seed(seed)
@@ -76,7 +76,7 @@ def example_inputs(model: nn.Module, input_kind: str, height: int, width: int, b
 def resolve_input_kind(model: nn.Module, input_kind: str = "auto") -> Literal["labels", "dense"]:
     """The graph's input: ``labels`` (integer ids, the fast label path: label models of
     :attr:`pixelwise.input_kind.InputKind.LABELS` only) or ``dense`` (the tensor ``forward`` takes; every model)."""
-    from pixelwise.inference import input_spec
+    from pixelwise.models.base import input_spec
 
     if input_kind not in ("auto", "labels", "dense"):
         raise PixelwiseError(f"--input {input_kind!r}: use auto, labels or dense")
@@ -99,7 +99,7 @@ def export_onnx(model: nn.Module | str | Path, output: str | Path, *, input_kind
     from torch.export import Dim
 
     from pixelwise.fileio import atomic_write
-    from pixelwise.inference import input_spec
+    from pixelwise.models.base import input_spec
 
     require("onnxscript", "export", "ONNX export")
     require("onnx", "export", "ONNX export")

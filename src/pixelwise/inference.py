@@ -23,7 +23,6 @@ whole image before tiling, so tiles never invent edges at their borders.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,29 +32,14 @@ from torch import nn
 
 from pixelwise.errors import PixelwiseError
 from pixelwise.input_files import collect_inputs, find_instance_map
-from pixelwise.models.base import InputSpec
+from pixelwise.models.base import InputSpec, input_spec
 from pixelwise.runtime import DTYPES, resolve_device, resolve_dtype
 from pixelwise.tiling import BLENDS, axis_weights, blend_ramp, crop_to, pad_mode, pad_to_multiple, tile_starts
 
 DEFAULT_OVERLAP = 64
 
 
-# --- what a model takes ------------------------------------------------------------------------------------
-def input_spec(model: nn.Module, instance_edge: bool | None = None) -> InputSpec:
-    """The :class:`InputSpec` of a generator: its config's ``input_spec()`` (a module without one, but with a
-    ``size_multiple`` attribute, is taken as a photo model). ``instance_edge`` overrides what a label model without
-    the fast label path records about its last input channel (for pix2pixHD models saved before the config
-    recorded it, where the official default, an edge map, is read)."""
-    config = getattr(model, "config", None)
-    if not hasattr(config, "input_spec"):
-        return InputSpec("photo", int(getattr(model, "size_multiple", 1)))
-    spec: InputSpec = config.input_spec()
-    if instance_edge is not None and spec.kind == "labels" and not spec.label_fast_path:
-        spec = dataclasses.replace(spec, instance_edge=instance_edge,
-                                   label_channels=spec.channels - int(instance_edge))
-    return spec
-
-
+# --- what a model takes (input_spec: pixelwise.models.base, re-exported here) ---------------------------------
 def size_multiple(model: nn.Module) -> int:
     """H and W of the model's input must be multiples of this."""
     return input_spec(model).multiple

@@ -78,7 +78,7 @@ def choose_backend(model: nn.Module, backend: str = DEFAULT_BACKEND, device: str
     """(backend that runs ``model``, why). ``onnxruntime`` asked for but impossible (a label-map model, a GPU
     device given explicitly, a dtype other than float32, or ``torch_only``: a torch-only option such as
     ``--compile``) is one line; ``auto`` falls back to torch with the reason."""
-    from pixelwise.inference import input_spec
+    from pixelwise.models.base import input_spec
     from pixelwise.runtime import resolve_device, resolve_dtype
 
     check_backend(backend)

@@ -44,6 +44,21 @@ class InputSpec:
         object.__setattr__(self, "kind", InputKind(self.kind))
 
 
+def input_spec(model: nn.Module, instance_edge: bool | None = None) -> InputSpec:
+    """The :class:`InputSpec` of a generator: its config's ``input_spec()`` (a module without one, but with a
+    ``size_multiple`` attribute, is taken as a photo model). ``instance_edge`` overrides what a label model without
+    the fast label path records about its last input channel (for pix2pixHD models saved before the config
+    recorded it, where the official default, an edge map, is read)."""
+    config = getattr(model, "config", None)
+    if not hasattr(config, "input_spec"):
+        return InputSpec("photo", int(getattr(model, "size_multiple", 1)))
+    spec: InputSpec = config.input_spec()
+    if instance_edge is not None and spec.kind == "labels" and not spec.label_fast_path:
+        spec = dataclasses.replace(spec, instance_edge=instance_edge,
+                                   label_channels=spec.channels - int(instance_edge))
+    return spec
+
+
 def model_record(model: nn.Module, name: str | None = None) -> dict[str, Any]:
     """The JSON-able description that rebuilds ``model``'s architecture: its registry name and config."""
     from pixelwise.config import to_dict
@@ -143,5 +158,5 @@ class PretrainedModel(nn.Module):
         return sum(p.numel() for p in self.parameters())
 
 
-__all__ = ["CONFIG_NAME", "FORMAT_VERSION", "WEIGHTS_NAME", "InputKind", "InputSpec", "PretrainedModel",
+__all__ = ["CONFIG_NAME", "FORMAT_VERSION", "WEIGHTS_NAME", "InputKind", "InputSpec", "PretrainedModel", "input_spec",
            "load_state_dict", "model_record", "save_pretrained", "save_state_dict"]
