@@ -199,3 +199,13 @@ def test_auto_in_the_command_says_which_backend_ran(tmp_path: Path, model_dir: P
     err = capsys.readouterr().err
     assert err.count("backend: ") == 1 and "backend: onnxruntime (--backend auto" in err
     assert (tmp_path / "out" / "a.png").is_file()
+
+
+@needs_ort
+def test_the_memory_check_counts_onnxruntimes_larger_peak() -> None:
+    """onnxruntime's arena needs more than torch's estimate (OOM at 12 MP untiled): the up-front check doubles it."""
+    from pixelwise.limits import upper_bound_bytes
+
+    model = tiny_deblurgan()
+    runner = with_onnxruntime(model)
+    assert upper_bound_bytes(runner, 3, 1, 3000, 4000) >= 2 * upper_bound_bytes(model, 3, 1, 3000, 4000) - 1

@@ -33,6 +33,12 @@ from pixelwise.errors import PixelwiseError
 SAFETY = {"asapnet": 1.0, "default": 2.2}
 
 
+def backend_factor(model: nn.Module) -> float:
+    """How much more memory than PyTorch the model's backend needs (``memory_factor``, set by
+    :func:`pixelwise.onnx_runtime.with_onnxruntime`: its arena grows in doubling chunks; 1 for torch)."""
+    return float(getattr(model, "memory_factor", 1.0))
+
+
 def minimum_size(model: nn.Module) -> tuple[int, int, int]:
     """(min height, min width, min cells): each padded side must be >= its minimum and, for ASAP-Net,
     (H / S) * (W / S) >= min cells (0: no area rule)."""
@@ -128,7 +134,7 @@ def estimate_bytes(model: nn.Module, channels: int, batch: int, height: int, wid
     io = batch * height * width * (channels * element + out_channels * 4)
     from pixelwise.models.asapnet import ASAPNetGenerator
 
-    factor = SAFETY["asapnet" if isinstance(model, ASAPNetGenerator) else "default"]
+    factor = SAFETY["asapnet" if isinstance(model, ASAPNetGenerator) else "default"] * backend_factor(model)
     return int(mode.peak * factor + io)
 
 
@@ -140,7 +146,7 @@ def upper_bound_bytes(model: nn.Module, channels: int, batch: int, height: int, 
     widths += sum(m.out_features for m in model.modules() if isinstance(m, nn.Linear))
     config = getattr(model, "config", None)  # ASAP-Net's per-pixel MLP has no modules: its layers per pixel
     widths += int(getattr(config, "hr_width", 0)) * int(getattr(config, "hr_depth", 0))
-    return int(batch * height * width * 4 * (widths + channels + 3) * SAFETY["default"])
+    return int(batch * height * width * 4 * (widths + channels + 3) * SAFETY["default"] * backend_factor(model))
 
 
 def _read_int(path: str) -> int | None:

@@ -45,6 +45,10 @@ BACKENDS = ("torch", "onnxruntime", "auto")
 DEFAULT_BACKEND = "torch"
 CACHE_FORMAT = 1  # bump when the same model would export to a different graph (the key changes with it)
 Report = Callable[[str], None]
+# peak memory of an onnxruntime forward over PyTorch's (pixelwise.limits): deblurgan-small on a 4000x3000 photo,
+# untiled, grew past 15 GB RSS in onnxruntime (OOM-killed on a 24 GB machine) where torch's own estimate is about
+# 7.5 GB (+0.58 GB measured at 720x1280); its CPU arena extends in doubling chunks
+MEMORY_FACTOR = 2.0
 
 
 # --- which backend -----------------------------------------------------------------------------------------
@@ -240,6 +244,7 @@ def with_onnxruntime(model: nn.Module, folder: str | Path | None = None, threads
     check_backend("onnxruntime")
     runner = copy.copy(model)
     runner.forward = OnnxRuntimeForward(model, folder, threads, report)
+    runner.memory_factor = MEMORY_FACTOR  # pixelwise.limits.check_memory: refuse (and suggest --tile) up front
     return runner
 
 
