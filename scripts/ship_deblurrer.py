@@ -42,21 +42,28 @@ DATA_CAMERA = ("24 real photos, none of them in the held-out sets: the 8 trainin
 LICENSE = "mit"
 
 
-def budget(run: Path) -> str:
+def budget(run: Path, step: int | None = None) -> str:
+    """The training budget read from the run's metrics, up to ``step`` (a checkpoint shipped before the end)."""
     rows = [json.loads(line) for line in (run / rundir.METRICS).read_text().splitlines() if line.strip()]
+    planned = load_yaml(run / rundir.RUN_CONFIG)["train"].get("max_steps")
+    if step is not None:
+        rows = [r for r in rows if r["step"] <= step]
     last = rows[-1]
     # a resumed run restarts its clock: add up the segments (the time drops where a resume began)
     seconds = sum(a["time"] for a, b in zip(rows, rows[1:]) if b["time"] < a["time"]) + last["time"]
     resumes = sum(1 for a, b in zip(rows, rows[1:]) if b["time"] < a["time"])
     batch = load_yaml(run / rundir.RUN_CONFIG)["train"]["batch_size"]
     resumed = f", resumed {resumes} time(s) with --resume auto" if resumes else ""
-    return (f"{last['step']} steps of batch {batch} ({seconds / 60:.0f} min of training on the CPU below{resumed}), "
+    steps = f"{last['step']} steps" if step is None or step == planned else (
+        f"{step} of the preset's {planned} steps (stopped there for the session's time; the cosine schedule "
+        f"had brought the learning rate to {last['lr_g'] / rows[0]['lr_g']:.0%} of its start)")
+    return (f"{steps} of batch {batch} ({seconds / 60:.0f} min of training on the CPU below{resumed}), "
             f"random crops blurred on the fly; see the preset's YAML for every setting")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("run", type=Path, help="training run dir")
+    parser.add_argument("run", type=Path, help="training run dir, or one of its checkpoints/step_N")
     parser.add_argument("--name", required=True, help="shipped name (pretrained/<name>)")
     parser.add_argument("--command", required=True, help="the exact training command")
     parser.add_argument("--hardware", required=True)
@@ -69,7 +76,9 @@ def main() -> None:
     model = load_generator(args.run)
     out = args.out or PACKAGED / args.name
     data = DATA_CAMERA if args.data == "camera" else DATA
-    training = cards.training_section(args.command, budget=budget(args.run), data=data, hardware=args.hardware)
+    checkpoint = args.run.name.startswith("step_") and args.run.parent.name == "checkpoints"
+    run, step = (args.run.parents[1], int(args.run.name[5:])) if checkpoint else (args.run, None)
+    training = cards.training_section(args.command, budget=budget(run, step), data=data, hardware=args.hardware)
     shipped = f"pixelwise/{args.name}"
     usage = ("```bash\npixelwise deblur blurry.png --output out/" +
              (f" --model {shipped}" if shipped != DEFAULT_DEBLUR_MODEL else "") + "\n```\n\n"

@@ -167,3 +167,13 @@ def test_records_and_header_state_the_cpu(tmp_path, capsys):
     assert main(["bench", "--models", "pix2pixhd", "--sizes", "32by64"]) == 2
     assert "HEIGHTxWIDTH" in capsys.readouterr().err
     assert main(["bench", "--models", "pix2pixhd", "--model-option", "deblurgan.ngf=2"]) == 2
+
+
+def test_execution_settings_are_valid_model_options():
+    """A saved config.json of an older ASAP-Net model carries ``hr_path`` (an execution setting now): benchmarking
+    it with its own config as options must not be refused (benchmarks/deblur_realworld.py times saved models)."""
+    from pixelwise.bench import check_options
+
+    check_options(["deblurgan-asap"], {"deblurgan-asap": {"hr_path": "fast", "hr_width": 16}})
+    with pytest.raises(PixelwiseError, match="exist in no config"):
+        check_options(["deblurgan-asap"], {"deblurgan-asap": {"no_such_option": 1}})

@@ -86,7 +86,8 @@ def default_models() -> list[str]:
 def _config_fields(name: str) -> set[str]:
     from pixelwise.registry import get_entry
 
-    return {f.name for f in dataclasses.fields(get_entry(name).config_cls)}
+    config_cls = get_entry(name).config_cls  # its fields, and the execution settings it takes (hr_path)
+    return {f.name for f in dataclasses.fields(config_cls)} | set(getattr(config_cls, "execution_keys", ()))
 
 
 def model_options_for(name: str, height: int, width: int, tiny: bool = False,
