@@ -66,7 +66,10 @@ def running_app(args: list[str], log: Path, start_timeout: float, cwd: Path | No
 
     port = free_port()
     command = [sys.executable, "-m", "pixelwise", "app", "--port", str(port), "--host", "127.0.0.1", *args]
-    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1", **(extra_env or {})}
+    # its own Gradio upload cache beside the log: uploads are cached by content hash, so two test runs at once
+    # (same photos) shared /tmp/gradio/<hash>/ files and one app's cleanup removed the other's upload
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1",
+           "GRADIO_TEMP_DIR": str(log.parent / f"gradio-{port}"), **(extra_env or {})}
     src = str(Path(__file__).resolve().parents[1] / "src")
     env["PYTHONPATH"] = src + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     with open(log, "w") as out:
