@@ -58,7 +58,7 @@ def test_a_child_with_the_emulation_env_runs_avx2_and_says_so():
             "print(torch.backends.cpu.get_cpu_capability()); print(cpuinfo.machine_label(info)); "
             "print(cpuinfo.cpu_line(info))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True,
-                         timeout=120).stdout.splitlines()
+                         timeout=600).stdout.splitlines()
     assert out[0] == "AVX2"
     assert out[1].startswith("emulated avx2 on ") and "blocks sized for L2 512K" in out[1]
     assert out[2].startswith("emulated avx2 on ") and "L2 512 KiB (PIXELWISE_L2_BYTES)" in out[2]
