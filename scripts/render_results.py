@@ -235,11 +235,12 @@ def cpu_isa_table() -> str:
              "```", ""]
     rows = [[r["code"], r["isa"], r["block_l2"], f"{r['fast_cpu_ms']:.0f}", f"{r['reference_cpu_ms']:.0f}",
              f"{r['reference_cpu_ms'] / r['fast_cpu_ms']:.2f}x", f"{r['fast_wall_ms']:.0f}",
-             f"{r['reference_wall_ms']:.0f}", f"{r['reference_wall_ms'] / r['fast_wall_ms']:.2f}x"]
+             f"{r['reference_wall_ms']:.0f}", f"{r['reference_wall_ms'] / r['fast_wall_ms']:.2f}x",
+             "-".join(f"{x:.1f}" for x in r["load1"])]
             for r in result["rows"]]
     table = md_table(["code", "ISA code paths", "blocks sized for L2", "fast CPU ms", "reference CPU ms",
-                      "reference / fast (CPU)", "fast wall ms", "reference wall ms", "reference / fast (wall)"],
-                     rows, "lllrrrrrr")
+                      "reference / fast (CPU)", "fast wall ms", "reference wall ms", "reference / fast (wall)",
+                      "load average"], rows, "lllrrrrrrr")
     return "\n".join([*lines, table])
 
 
