@@ -14,13 +14,22 @@ thread it is the work done). Writes ``OUT/cpu_speed.json`` (records + ratios) an
 
     PYTHONPATH=src python benchmarks/cpu_speed.py [--out runs/cpu-speed] [--threads 1] [--runs 3] [--warmup 1]
         [--label-sizes 512x1024,1024x2048] [--deblur-size 720x1280] [--skip label,deblur,shipped] [--models M,M]
+        [--isa native|avx2|avx512] [--l2-bytes 512K]
+
+``--isa avx2`` measures an AVX2-only CPU's code paths on a wider CPU: the script re-executes itself in a child
+process with ``ATEN_CPU_CAPABILITY``, ``ONEDNN_MAX_CPU_ISA`` and ``MKL_ENABLE_INSTRUCTIONS`` set
+(:data:`pixelwise.cpuinfo.ISA_EMULATION_ENV`; torch reads them at start-up), checks that torch's CPU capability is
+the one asked for, and the JSON says ``emulated avx2 on <cpu>``. Caches stay the host's; ``--l2-bytes`` sizes the
+fast path's blocks for another L2 (``PIXELWISE_L2_BYTES``), e.g. 512K for a CPU with 512 KiB of L2 per core.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
+import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -92,6 +101,32 @@ def markdown(records: Sequence[dict[str, Any]], ratio_rows: Sequence[dict[str, A
     return "\n".join(lines) + "\n"
 
 
+def emulation_env(isa: str, l2_bytes: str | None, environ: dict[str, str] | None = None) -> dict[str, str] | None:
+    """The child process's environment for ``--isa`` / ``--l2-bytes``, or None when this process already runs
+    with them (nothing to re-execute)."""
+    from pixelwise.cpuinfo import ISA_EMULATION_ENV, isa_emulation_env
+
+    environ = dict(os.environ if environ is None else environ)
+    wanted = isa_emulation_env(isa)
+    if l2_bytes:
+        wanted["PIXELWISE_L2_BYTES"] = l2_bytes
+    unwanted = set() if isa != "native" else {k for env in ISA_EMULATION_ENV.values() for k in env}
+    if all(environ.get(k) == v for k, v in wanted.items()) and not unwanted & set(environ):
+        return None
+    child = {k: v for k, v in environ.items() if k not in unwanted}
+    child.update(wanted)
+    return child
+
+
+def check_isa_in_effect(isa: str) -> str:
+    """torch's CPU capability in this process (e.g. ``AVX2``); exits with one line when ``--isa`` asked for another."""
+    capability = str(torch.backends.cpu.get_cpu_capability())
+    if isa != "native" and capability.lower() != isa:
+        raise SystemExit(f"--isa {isa}: torch runs {capability} code here (this CPU or torch build cannot emulate "
+                         f"{isa}); use --isa native")
+    return capability
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default="runs/cpu-speed")
@@ -103,7 +138,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--skip", default="", help="comma-separated groups to skip: label, deblur, shipped")
     parser.add_argument("--models", default=None,
                         help="comma-separated subset of the label and deblur models (default: all of them)")
+    parser.add_argument("--isa", default="native", choices=("native", "avx2", "avx512"),
+                        help="run torch's code paths for this ISA (re-executes in a child process; default native)")
+    parser.add_argument("--l2-bytes", default=None, metavar="SIZE",
+                        help="size the fast path's blocks for this L2 per core (e.g. 512K; default: this CPU's)")
     args = parser.parse_args(argv)
+    child_env = emulation_env(args.isa, args.l2_bytes)
+    if child_env is not None:
+        argv_list = list(argv if argv is not None else sys.argv[1:])
+        changed = [f"{k}={v}" for k, v in sorted(child_env.items()) if os.environ.get(k) != v]
+        print(f"re-running with {' '.join(changed) or 'the emulation variables unset'}", file=sys.stderr, flush=True)
+        return subprocess.run([sys.executable, str(Path(__file__).resolve()), *argv_list], env=child_env).returncode
+    capability = check_isa_in_effect(args.isa)
     from pixelwise import bench
     from pixelwise.fileio import atomic_write_json, atomic_write_text, make_dirs
 
@@ -135,7 +181,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     ratio_rows = ratios(records)
     out = Path(args.out)
     make_dirs(out)
-    atomic_write_json(out / "cpu_speed.json", {"command": command.strip(), "records": records, "ratios": ratio_rows})
+    from pixelwise.cpuinfo import describe_cpu, machine_label
+
+    machine = {"label": machine_label(), "isa": args.isa, "cpu_capability": capability,
+               "emulated": args.isa != "native", "l2_bytes_override": args.l2_bytes, "cpu": describe_cpu()}
+    atomic_write_json(out / "cpu_speed.json", {"command": command.strip(), "machine": machine, "records": records,
+                                               "ratios": ratio_rows})
     table = markdown(records, ratio_rows, command.strip())
     atomic_write_text(out / "cpu_speed.md", table)
     print(table, end="")

@@ -225,6 +225,25 @@ def bench_table(name: str, ratio_key: str, ratio_label: str) -> Callable[[], str
     return render
 
 
+def cpu_isa_table() -> str:
+    """``docs/results/cpu-speed-isa.json``: ASAP-Net fast vs reference at one size, before/after a change, under the
+    CPU's own ISA and an emulated narrower one (``benchmarks/cpu_speed.py --isa``); ratios within each run."""
+    result = load("cpu-speed-isa.json")
+    measured = result["measured"]
+    lines = [f"{measured['hardware']}, torch {measured['torch']}, {measured['setup']}, {measured['date']}; "
+             f"{measured['load']}. Commands:", "", "```bash", *dict.fromkeys(r["command"] for r in result["rows"]),
+             "```", ""]
+    rows = [[r["code"], r["isa"], r["block_l2"], f"{r['fast_cpu_ms']:.0f}", f"{r['reference_cpu_ms']:.0f}",
+             f"{r['reference_cpu_ms'] / r['fast_cpu_ms']:.2f}x", f"{r['fast_wall_ms']:.0f}",
+             f"{r['reference_wall_ms']:.0f}", f"{r['reference_wall_ms'] / r['fast_wall_ms']:.2f}x",
+             "-".join(f"{x:.1f}" for x in r["load1"])]
+            for r in result["rows"]]
+    table = md_table(["code", "ISA code paths", "blocks sized for L2", "fast CPU ms", "reference CPU ms",
+                      "reference / fast (CPU)", "fast wall ms", "reference wall ms", "reference / fast (wall)",
+                      "load average"], rows, "lllrrrrrrr")
+    return "\n".join([*lines, table])
+
+
 # --- the training presets (configs/*.yaml) ---------------------------------------------------------------------
 def _pixelwise() -> None:
     if str(ROOT / "src") not in sys.path:
@@ -268,6 +287,7 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "blur-strength-12": blur_strength(12),
     "speed-cpu-labels": bench_table("bench-cpu-xeon", "speedup_vs_pix2pixhd", "x vs pix2pixHD (global)"),
     "speed-cpu-deblur": bench_table("bench-cpu-xeon", "speedup_vs_deblurgan", "x vs DeblurGAN"),
+    "speed-cpu-isa": cpu_isa_table,
     "presets": presets,
     "preset-aliases": preset_aliases,
 }

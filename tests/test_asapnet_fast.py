@@ -170,6 +170,30 @@ def test_tent_downsample_of_labels_equals_dense(factor: int):
     assert (tent_downsample_labels(label, 7, factor) - dense).abs().max() <= 1e-6
 
 
+@pytest.mark.parametrize(("factor", "height", "width"), [(2, 4, 6), (4, 8, 12), (4, 4, 8), (4, 16, 40), (8, 16, 24),
+                                                     (8, 8, 16)])
+def test_tent_downsample_equals_the_padded_filter(factor: int, height: int, width: int):
+    """Without the materialised reflection pad (zero-padded convolution + the border's reflected taps) the tent
+    filter is the official one: reflect-pad by factor/2, then the strided tent along the width, then the height;
+    under tracing (export) it builds the pad, the same function; gradients agree too."""
+    import torch.nn.functional as F
+
+    from pixelwise.models.asapnet_lowres import tent_kernel_1d
+
+    x = torch.randn(2, 3, height, width, dtype=torch.float64, requires_grad=True)
+    k = tent_kernel_1d(factor, torch.float64)
+    padded = F.pad(x, (factor // 2,) * 4, mode="reflect")
+    expected = F.conv2d(padded, k.view(1, 1, 1, -1).expand(3, 1, 1, -1), stride=(1, factor), groups=3)
+    expected = F.conv2d(expected, k.view(1, 1, -1, 1).expand(3, 1, -1, 1), stride=(factor, 1), groups=3)
+    out = tent_downsample(x, factor)
+    assert out.shape == expected.shape and (out - expected).abs().max() <= 1e-12
+    (g_out,) = torch.autograd.grad(out.square().sum(), x)
+    (g_exp,) = torch.autograd.grad(expected.square().sum(), x)
+    assert (g_out - g_exp).abs().max() <= 1e-12
+    traced = torch.jit.trace(lambda t: tent_downsample(t, factor), x.detach())
+    assert (traced(x.detach()) - expected).abs().max() <= 1e-12
+
+
 def test_dense_input_equals_official_preprocessing():
     model = _random("dontcare")
     label, instance = _labels(model, 1, 32, 48)

@@ -107,6 +107,33 @@ def cache_bytes(level: int = 2, root: Path = CACHE_ROOT) -> int:
     return DEFAULT_CACHE_BYTES.get(level, DEFAULT_CACHE_BYTES[2])
 
 
+# environment variables that make torch's CPU libraries run one ISA's code paths on a CPU that has a wider one (read
+# when the process starts: set them before torch is imported, e.g. in a child process): ATen's vectorised kernels,
+# oneDNN (mkldnn convolutions) and MKL (GEMMs). Caches stay the host's: see PIXELWISE_L2_BYTES.
+ISA_EMULATION_ENV: dict[str, dict[str, str]] = {
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+    "avx512": {"ATEN_CPU_CAPABILITY": "avx512", "ONEDNN_MAX_CPU_ISA": "AVX512_CORE",
+               "MKL_ENABLE_INSTRUCTIONS": "AVX512"},
+}
+
+
+def isa_emulation_env(isa: str) -> dict[str, str]:
+    """The environment variables (:data:`ISA_EMULATION_ENV`) that restrict torch to ``isa``'s code paths; ``native``:
+    none. Unknown names fail with the known ones."""
+    if isa == "native":
+        return {}
+    if isa not in ISA_EMULATION_ENV:
+        raise ValueError(f"ISA {isa!r}: use native or one of {', '.join(ISA_EMULATION_ENV)}")
+    return dict(ISA_EMULATION_ENV[isa])
+
+
+def emulated_isa(environ: dict[str, str] | None = None) -> str | None:
+    """The ISA this process was restricted to by ``ATEN_CPU_CAPABILITY`` (lower case, e.g. ``avx2``), None when torch
+    runs the CPU's own code paths."""
+    value = (os.environ if environ is None else environ).get("ATEN_CPU_CAPABILITY", "").strip().lower()
+    return value or None
+
+
 def torch_build() -> dict[str, Any]:
     """torch's version and CPU build: the vector code it dispatches to here, BLAS / oneDNN, OpenMP threads."""
     import torch
@@ -123,9 +150,25 @@ def describe_cpu() -> dict[str, Any]:
     """The CPU for a record: name, isa, physical cores, usable logical CPUs, torch threads, L2/L3 bytes, torch."""
     import torch
 
+    emulated = emulated_isa()
     return {"name": cpu_model_name(), "isa": isa_level(), "arch": platform.machine(),
             "physical_cores": physical_cores(), "logical_cpus": usable_cpus(), "torch_threads": torch.get_num_threads(),
-            "l2_bytes": cache_bytes(2), "l3_bytes": cache_bytes(3), "torch": torch_build()}
+            "l2_bytes": cache_bytes(2), "l3_bytes": cache_bytes(3), "torch": torch_build(),
+            "emulated_isa": emulated,
+            "emulation": ({k: os.environ[k] for k in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA",
+                                                       "MKL_ENABLE_INSTRUCTIONS", "PIXELWISE_L2_BYTES")
+                           if os.environ.get(k)} or None)}
+
+
+def machine_label(info: dict[str, Any] | None = None) -> str:
+    """``AMD EPYC (avx512)`` or, under emulation, ``emulated avx2 on AMD EPYC (avx512)``; an overridden L2 is said."""
+    info = info or describe_cpu()
+    label = f"{info.get('name')} ({info.get('isa')})"
+    if info.get("emulated_isa"):
+        label = f"emulated {info['emulated_isa']} on {label}"
+    if (info.get("emulation") or {}).get("PIXELWISE_L2_BYTES"):
+        label += f", blocks sized for L2 {info['emulation']['PIXELWISE_L2_BYTES']}"
+    return label
 
 
 def cpu_line(info: dict[str, Any] | None = None) -> str:
@@ -136,10 +179,14 @@ def cpu_line(info: dict[str, Any] | None = None) -> str:
     threads = info.get("torch_threads")
     libs = ", ".join(x for x, on in (("MKL", build.get("mkl")), ("oneDNN", build.get("mkldnn"))) if on)
     cores = info.get("physical_cores")
-    return (f"{info.get('name')}, {info.get('isa')}, {cores if cores else '?'} cores / {info.get('logical_cpus')} "
-            f"CPUs, {threads} torch thread{'s' if threads != 1 else ''}, L2 {(info.get('l2_bytes') or 0) >> 10} KiB"
+    name = f"emulated {info['emulated_isa']} on {info.get('name')}" if info.get("emulated_isa") else info.get("name")
+    l2_note = " (PIXELWISE_L2_BYTES)" if (info.get("emulation") or {}).get("PIXELWISE_L2_BYTES") else ""
+    return (f"{name}, {info.get('isa')}, {cores if cores else '?'} cores / {info.get('logical_cpus')} "
+            f"CPUs, {threads} torch thread{'s' if threads != 1 else ''}, "
+            f"L2 {(info.get('l2_bytes') or 0) >> 10} KiB{l2_note}"
             f", torch {build.get('version')} ({build.get('cpu_capability')}{', ' + libs if libs else ''})")
 
 
-__all__ = ["cache_bytes", "cpu_flags", "cpu_line", "cpu_model_name", "describe_cpu", "isa_level", "physical_cores",
-           "torch_build", "usable_cpus"]
+__all__ = ["ISA_EMULATION_ENV", "cache_bytes", "cpu_flags", "cpu_line", "cpu_model_name", "describe_cpu",
+           "emulated_isa", "isa_emulation_env", "isa_level", "machine_label", "physical_cores", "torch_build",
+           "usable_cpus"]

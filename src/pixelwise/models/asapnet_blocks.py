@@ -4,8 +4,10 @@ pixels, every layer written into two preallocated ping-pong buffers.
 Per block of pixels (a run of whole cells in (b, row, column) order, or a band of pixel rows of one cell when a
 cell alone exceeds the budget) the first layer's pre-activation is written into buffer A (the encoding part
 A_y[py] + A_x[px] + b0, then the pixel part added in place: ``baddbmm_`` or a row gather), LeakyReLU runs in
-place, every later layer is one ``baddbmm`` (bias folded into the product) into the other buffer, and the last
-layer writes straight into its slice of the preallocated output, where tanh runs in place. No per-block
+place, every later layer is one ``baddbmm`` (bias folded into the product) into the other buffer, the last two
+channel-major (see :func:`run_mlp_blocks`), and the last layer's output, after an in-place tanh, is copied into the
+block's window of the preallocated output image while still in cache. The block's pixels reach the first layer
+channel-major (:func:`to_channels`: runs of S pixels, no per-pixel transpose). No per-block
 allocation happens, so the buffers stay in the CPU's cache and no page is touched twice; the same function as
 the autograd-friendly path in :mod:`pixelwise.models.asapnet_mlp` (tested to 1e-5 for every block size).
 
@@ -115,6 +117,18 @@ def to_rows(block_pixels: torch.Tensor, block: Block, s: int, out: torch.Tensor)
     return dst.view(block.cells, band * s, c)
 
 
+def to_channels(block_pixels: torch.Tensor, block: Block, s: int, out: torch.Tensor) -> torch.Tensor:
+    """A (nb, C, rows, cols) crop -> (cells, C, band rows * S) channel-major pixels per cell, written into ``out``.
+    Runs of S pixels stay contiguous, so this copy costs a tenth of :func:`to_rows`' transpose; the first layer then
+    reads it transposed (``baddbmm_(h, x.transpose(1, 2), w)``, one batched GEMM with a transposed operand)."""
+    nb, c = block_pixels.shape[:2]
+    ry, rx, band = block.y1 - block.y0, block.x1 - block.x0, block.r1 - block.r0
+    src = block_pixels.reshape(nb, c, ry, band, rx, s).permute(0, 2, 4, 1, 3, 5)
+    dst = out[: block.cells * band * s * c].view(nb, ry, rx, c, band, s)
+    dst.copy_(src)
+    return dst.view(block.cells, c, band * s)
+
+
 # first_layer(block, weight0, h, scratch): add the pixel part of layer 0 to h (cells, band*S, C1) in place
 PixelPart = Callable[[Block, torch.Tensor, torch.Tensor, torch.Tensor], None]
 
@@ -124,13 +138,18 @@ Layers = list[tuple[torch.Tensor, torch.Tensor]]
 
 def run_mlp_blocks(config: ASAPNetConfig, layers: Layers | Callable[[int, int], Layers], grid: tuple[int, int, int],
                    table: torch.Tensor, pixel_part: PixelPart, block_pixels: int, pixel_rows: int) -> torch.Tensor:
-    """The per-pixel MLP's output tiles (B*gh*gw, S*S, output_nc), cells in (b, row, column) order.
+    """The per-pixel MLP's output image (B, output_nc, gh * S, gw * S).
 
     ``layers``: every cell's (weight (cells, nci, nco), bias (cells, 1, nco)) per layer (``split_mlp_params`` of
     the cell-major parameters: views, sliced per block), or ``layers(cell0, n)`` giving those of cells
     cell0 .. cell0 + n (parameters computed per block, never stored for the whole grid); ``grid``: (B, gh, gw);
     ``table``: the (S, 2 nf) encoding table (float32, or float64 for a float64 model); ``pixel_part`` adds the
-    pixel rows of the first layer; ``pixel_rows``: rows of the first layer fed by pixels (then the encoding's)."""
+    pixel rows of the first layer; ``pixel_rows``: rows of the first layer fed by pixels (then the encoding's).
+
+    Layouts per block: the first layers run pixel-major ((cells, pixels, C): the best GEMM shape for C x C
+    weights); the last hidden layer writes channel-major ((cells, C, pixels), reading its input transposed), so
+    that the last layer (C -> output_nc, a GEMM too narrow for pixel-major output) is a wide GEMM whose output
+    rows are runs of pixels, copied straight into the image (no transposing copy of the whole output)."""
     s, nf = config.downsampling, config.num_frequencies
     channels = config.mlp_channels
     b, gh, gw = grid
@@ -141,13 +160,16 @@ def run_mlp_blocks(config: ASAPNetConfig, layers: Layers | Callable[[int, int], 
     dtype, device = weight_all.dtype, weight_all.device
     rows = max(blk.cells * (blk.r1 - blk.r0) * s for blk in blocks)
     width = max(channels[1:-1], default=channels[-1])
+    out_nc = channels[-1]
     ping = torch.empty(rows * width, dtype=dtype, device=device)
     pong = torch.empty(rows * max(width, channels[0]), dtype=dtype, device=device)  # also the pixel rows
-    out = torch.empty(b * gh * gw, s * s, config.output_nc, dtype=dtype, device=device)
+    last_out = torch.empty(rows * out_nc, dtype=dtype, device=device)
+    image = torch.empty(b, out_nc, gh * s, gw * s, dtype=dtype, device=device)
     acc = table.dtype
     last = len(channels) - 2
     for blk in blocks:
         n, band = blk.cells, blk.r1 - blk.r0
+        m = band * s  # pixels per cell in this block
         block_layers = layers_of(blk.cell0, n)
         weight0, bias0 = block_layers[0]
         c1 = weight0.shape[2]
@@ -155,25 +177,32 @@ def run_mlp_blocks(config: ASAPNetConfig, layers: Layers | Callable[[int, int], 
         w_x, w_y = weight0[:, pixel_rows:].to(acc).reshape(n, nf, 2, 2, c1).unbind(2)
         a_x = torch.matmul(table, w_x.reshape(n, 2 * nf, c1))
         a_y = torch.matmul(table[blk.r0:blk.r1], w_y.reshape(n, 2 * nf, c1)) + bias0.to(acc)
-        h = ping[: n * band * s * c1].view(n, band * s, c1)
+        h = ping[: n * m * c1].view(n, m, c1)
         torch.add(a_y.unsqueeze(2), a_x.unsqueeze(1), out=h.view(n, band, s, c1))
         pixel_part(blk, weight0[:, :pixel_rows], h, pong)
-        dst = out[blk.cell0:blk.cell0 + n, blk.r0 * s:blk.r1 * s]  # contiguous: whole cells or one cell's band
+        pixel_major = True
         for i, (weight, bias) in enumerate(block_layers[1:], start=1):
             F.leaky_relu_(h, 0.01)
-            if i == last:
-                torch.baddbmm(bias, h, weight, out=dst)
-            else:
-                buf = (ping, pong)[i % 2]
-                h = torch.baddbmm(bias, h, weight, out=buf[: n * band * s * weight.shape[2]].view(n, band * s, -1))
-        if last == 0:  # a one-layer MLP: the first layer is the last
-            dst.copy_(h)
-        dst.tanh_()
-    return out
+            nco = weight.shape[2]
+            buf = last_out if i == last else (ping, pong)[i % 2]
+            if i < last - 1:
+                h = torch.baddbmm(bias, h, weight, out=buf[: n * m * nco].view(n, m, nco))
+            else:  # the last two layers: channel-major output
+                src = h.transpose(1, 2) if pixel_major else h
+                h = torch.baddbmm(bias.transpose(1, 2), weight.transpose(1, 2), src,
+                                  out=buf[: n * m * nco].view(n, nco, m))
+                pixel_major = False
+        result = h.transpose(1, 2) if pixel_major else h  # (n, output_nc, band * S); pixel-major: a one-layer MLP
+        result.tanh_()
+        nb, ry, rx = blk.b1 - blk.b0, blk.y1 - blk.y0, blk.x1 - blk.x0
+        blk.crop(image, s).view(nb, out_nc, ry, band, rx, s).copy_(
+            result.reshape(nb, ry, rx, out_nc, band, s).permute(0, 3, 1, 4, 2, 5))
+    return image
 
 
 def dense_pixel_part(pixels: torch.Tensor, s: int, window: int = 1, dilations: tuple[int, ...] = (1,)) -> PixelPart:
-    """The pixel part for dense pixels (B, C, H, W): one ``baddbmm_`` of the block's pixel rows. ``window`` k > 1:
+    """The pixel part for dense pixels (B, C, H, W): one ``baddbmm_`` of the block's pixels (channel-major, read
+    transposed: see :func:`to_channels`). ``window`` k > 1:
     ``pixels`` is the input reflect-padded by max(dilations) * (k // 2), and each block unfolds its own k x k
     windows per dilation (channel-major, dilations in order, as ``ASAPNetGenerator.hr_pixels``), so the
     (C k^2 len(dilations), H, W) window tensor never exists at once."""
@@ -190,7 +219,7 @@ def dense_pixel_part(pixels: torch.Tensor, s: int, window: int = 1, dilations: t
                 inner = crop[:, :, off:off + rows + 2 * pad, off:off + cols + 2 * pad]
                 stacks.append(F.unfold(inner, window, dilation=d))
             crop = (stacks[0] if len(stacks) == 1 else torch.cat(stacks, dim=1)).view(nb, -1, rows, cols)
-        h.baddbmm_(to_rows(crop, blk, s, scratch), w_pix)
+        h.baddbmm_(to_channels(crop, blk, s, scratch).transpose(1, 2), w_pix)
     return part
 
 
@@ -217,4 +246,4 @@ def label_pixel_part(label: torch.Tensor, edge: torch.Tensor | None, s: int, one
 
 
 __all__ = ["Block", "cpu_block_pixels", "dense_pixel_part", "label_pixel_part", "plan_blocks", "run_mlp_blocks",
-           "to_rows"]
+           "to_channels", "to_rows"]

@@ -173,7 +173,6 @@ class HighResStream:
         stream's last 1x1 conv, which then runs per block: the (P, gh, gw) grid is never stored (on a 12 MP photo
         with S=4 it would take gigabytes)."""
         cfg = self.config
-        s = cfg.downsampling
         channels = cfg.mlp_channels
         if isinstance(params, tuple):
             features, weight, bias = params
@@ -196,9 +195,8 @@ class HighResStream:
             cell_params = params.permute(0, 2, 3, 1).contiguous().view(-1, p)  # (cells, P); no copy if channels_last
             source, dtype, device = split_mlp_params(cell_params, channels), params.dtype, params.device
         acc = torch.promote_types(dtype, torch.float32)
-        tiles = run_mlp_blocks(cfg, source, (b, gh, gw), self.encoding_table(device, acc), pixel_part,
-                               self.block_pixels(device), pixel_rows)
-        return tiles_to_image(tiles.view(b, gh, gw, s * s, cfg.output_nc), s)
+        return run_mlp_blocks(cfg, source, (b, gh, gw), self.encoding_table(device, acc), pixel_part,
+                              self.block_pixels(device), pixel_rows)
 
     def apply_mlp_fast_input(self, x: torch.Tensor,
                              params: torch.Tensor | tuple[torch.Tensor, torch.Tensor, torch.Tensor]) -> torch.Tensor:
