@@ -214,7 +214,7 @@ def read_card(text: str) -> CardSummary:
         found = re.search(rf"^- \*\*{label}\*\*: (.+)$", sections.get("Training", ""), re.M)
         if found:
             setattr(card, label.lower(), found.group(1).strip())
-    results = sections.get("Results") or sections.get("Metrics") or ""
+    results = sections.get("Results") or sections.get("Metrics") or sections.get("Real-photo benchmark") or ""
     paragraphs = _paragraphs(results)
     for i, paragraph in enumerate(paragraphs):
         if paragraph.startswith("|") and _GAIN.search(paragraph):
@@ -242,7 +242,7 @@ def summary_markdown(card: CardSummary, name: str | None = None, origin: str | N
     if card.hardware:
         lines.append(f"- **Hardware**: {card.hardware}")
     if card.tables:
-        note = card.results_note.rstrip(".") if card.results_note else ""
+        note = card.results_note.rstrip(".:") if card.results_note else ""
         lines.append("- **Held-out results**" + (f", {note}:" if note else ":"))
         for table in card.tables:
             lines += ["", table]
