@@ -45,14 +45,15 @@ LICENSE = "mit"
 def budget(run: Path, step: int | None = None) -> str:
     """The training budget read from the run's metrics, up to ``step`` (a checkpoint shipped before the end)."""
     rows = [json.loads(line) for line in (run / rundir.METRICS).read_text().splitlines() if line.strip()]
-    planned = load_yaml(run / rundir.RUN_CONFIG)["train"].get("max_steps")
+    train = load_yaml(run / rundir.RUN_CONFIG)["train"]
+    planned = train.get("max_steps")
     if step is not None:
         rows = [r for r in rows if r["step"] <= step]
     last = rows[-1]
     # a resumed run restarts its clock: add up the segments (the time drops where a resume began)
     seconds = sum(a["time"] for a, b in zip(rows, rows[1:]) if b["time"] < a["time"]) + last["time"]
     resumes = sum(1 for a, b in zip(rows, rows[1:]) if b["time"] < a["time"])
-    batch = load_yaml(run / rundir.RUN_CONFIG)["train"]["batch_size"]
+    batch = train["batch_size"]
     resumed = f", resumed {resumes} time(s) with --resume auto" if resumes else ""
     steps = f"{last['step']} steps" if step is None or step == planned else (
         f"{step} of the preset's {planned} steps (stopped there for the session's time; the cosine schedule "
@@ -76,8 +77,8 @@ def main() -> None:
     model = load_generator(args.run)
     out = args.out or PACKAGED / args.name
     data = DATA_CAMERA if args.data == "camera" else DATA
-    checkpoint = args.run.name.startswith("step_") and args.run.parent.name == "checkpoints"
-    run, step = (args.run.parents[1], int(args.run.name[5:])) if checkpoint else (args.run, None)
+    checkpoint = rundir.STEP_DIR.match(args.run.name) if args.run.parent.name == rundir.CHECKPOINTS else None
+    run, step = (args.run.parents[1], int(checkpoint.group(1))) if checkpoint else (args.run, None)
     training = cards.training_section(args.command, budget=budget(run, step), data=data, hardware=args.hardware)
     shipped = f"pixelwise/{args.name}"
     usage = ("```bash\npixelwise deblur blurry.png --output out/" +
