@@ -9,6 +9,7 @@
 #   DEVICE=cpu STEPS=2 BATCH=2 CROP=32 EXTRA="..." bash scripts/gpu_train.sh   # the CPU rehearsal
 #
 # Settings (environment): DEVICE (cuda), STEPS (3000; per model), BATCH (16), CROP (256), WORKERS (8),
+# REPEAT (32: data.repeat, each photo 32 times an epoch, so the loader's workers are not restarted every step),
 # PRECISION (bf16 on cuda, fp32 on cpu), MODELS ("deblurgan-asap-medium deblurgan-medium"), EXTRA (more dotted overrides).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,6 +20,7 @@ STEPS=${STEPS:-3000}
 BATCH=${BATCH:-16}
 CROP=${CROP:-256}
 WORKERS=${WORKERS:-8}
+REPEAT=${REPEAT:-32}
 MODELS=${MODELS:-"deblurgan-asap-medium deblurgan-medium"}
 if [ "$DEVICE" = cpu ]; then PRECISION=${PRECISION:-fp32}; else PRECISION=${PRECISION:-bf16}; fi
 PY=${PYTHON:-python}
@@ -29,6 +31,7 @@ for preset in $MODELS; do
   # shellcheck disable=SC2086  # EXTRA is a list of overrides
   "$PY" -m pixelwise train "$preset" --run-dir "$run" "data.root=$PHOTOS" "train.device=$DEVICE" \
     "train.max_steps=$STEPS" "train.decay_steps=$STEPS" "train.batch_size=$BATCH" "train.num_workers=$WORKERS" \
+    "data.repeat=$REPEAT" \
     "train.precision=$PRECISION" "data.crop_height=$CROP" "data.crop_width=$CROP" train.progress=false \
     train.tensorboard=false $EXTRA
   name="${preset}-gpu"

@@ -276,6 +276,30 @@ def deblur_realworld() -> str:
     return render(load("deblur-realworld.json"))
 
 
+def cpu_speed(name: str) -> Callable[[], str]:
+    """``docs/results/<name>.json``, a copy of ``benchmarks/cpu_speed.py``'s cpu_speed.json, rendered by that
+    script's own ``markdown`` (the command, the CPU, the load, every row and the ratios within the run)."""
+    def render() -> str:
+        _pixelwise()
+        if str(ROOT / "benchmarks") not in sys.path:
+            sys.path.insert(0, str(ROOT / "benchmarks"))
+        from cpu_speed import markdown
+
+        result = load(f"{name}.json")
+        return markdown(result["records"], result["ratios"], result["command"]).rstrip("\n")
+    return render
+
+
+def deblur_throughput() -> str:
+    """benchmarks/deblur_throughput.py's results.json, rendered by that script's own ``markdown``."""
+    _pixelwise()
+    if str(ROOT / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+    from deblur_throughput import markdown
+
+    return markdown(load("deblur-throughput.json")).rstrip("\n")
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
     "deblur-realworld": deblur_realworld,
     "demo-table1": demo_table1,
@@ -288,6 +312,9 @@ RENDERERS: dict[str, Callable[[], str]] = {
     "speed-cpu-labels": bench_table("bench-cpu-xeon", "speedup_vs_pix2pixhd", "x vs pix2pixHD (global)"),
     "speed-cpu-deblur": bench_table("bench-cpu-xeon", "speedup_vs_deblurgan", "x vs DeblurGAN"),
     "speed-cpu-isa": cpu_isa_table,
+    "cpu-speed-native": cpu_speed("cpu-speed-native"),
+    "cpu-speed-avx2": cpu_speed("cpu-speed-avx2"),
+    "deblur-throughput": deblur_throughput,
     "presets": presets,
     "preset-aliases": preset_aliases,
 }

@@ -221,6 +221,26 @@ def test_blur_dataset_training_draws_new_kernels(tmp_path: Path) -> None:
     assert torch.equal(none["input"], none["target"])
 
 
+def test_repeat_makes_longer_training_epochs_of_fresh_draws_and_leaves_evaluation_alone(tmp_path: Path) -> None:
+    from pixelwise.data.preflight import find_problems
+
+    _photos(tmp_path / "train", count=3)
+    base = {"format": "blur", "root": str(tmp_path), "blur_strength": [0.6, 1.0], "blur_max_length": 20,
+            "crop_height": 32, "crop_width": 32}
+    repeated = build_dataset(DataConfig(**base, repeat=4), "train", train=True)
+    assert len(repeated) == 12 and len(build_dataset(DataConfig(**base, repeat=4), "train", train=False)) == 3
+    names = [repeated[i]["name"] for i in range(12)]
+    assert names == ["img0", "img1", "img2"] * 4  # every photo, 4 times an epoch
+    torch.manual_seed(0)
+    visits = [repeated[i]["input"] for i in (0, 3, 6)]  # the same photo: a fresh crop and kernel each visit
+    assert not torch.equal(visits[0], visits[1]) and not torch.equal(visits[1], visits[2])
+    problems, files = find_problems(repeated, "headers")
+    assert problems == [] and files == 3  # each file checked once
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(PixelwiseError, match="data.repeat"):
+            DataConfig(**base, repeat=bad)
+
+
 def test_blur_dataset_errors(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(PixelwiseError, match=r"sharp photo folder .*empty or its subfolders holds no"):

@@ -110,7 +110,7 @@ def deblur_files(inputs: Sequence[str | Path], output: str | Path, *, model: str
                  dtype: str | torch.dtype | None = None, progress: bool = True, scale: float = 1.0,
                  format: str = "png", quality: int | None = None, suffix: str = "",
                  overwrite: bool = False, backend: str = "torch",
-                 report: Callable[[str], None] | None = None) -> list[Path]:
+                 report: Callable[[str], None] | None = None, background_io: bool | None = None) -> list[Path]:
     """``pixelwise deblur``: deblur photos (files, folders, globs) into ``output/<stem><suffix>.<ext>`` with
     ``model`` (default: the shipped :data:`DEFAULT_DEBLUR_MODEL`); ``format`` png (default), jpg, webp or same
     (the input's), ``quality`` for jpg / webp. The inputs and the output names are checked before the model is
@@ -120,7 +120,8 @@ def deblur_files(inputs: Sequence[str | Path], output: str | Path, *, model: str
     :func:`pixelwise.inference.translate_files`); tiling as :func:`translate_image`; ``scale`` < 1 runs the
     model on the downscaled photo (:func:`at_scale`: for shake longer than the model's training paths);
     ``backend`` torch (default), onnxruntime or auto (:mod:`pixelwise.onnx_runtime`; ``report`` gets the one
-    line saying which runs)."""
+    line saying which runs); ``background_io``: the next photo decoded and the last output encoded while the
+    model runs (default: on a GPU only, :func:`pixelwise.inference.translate_files`)."""
     from torch import nn
 
     from pixelwise.inference import DEFAULT_OVERLAP, collect_inputs, translate_files
@@ -142,7 +143,7 @@ def deblur_files(inputs: Sequence[str | Path], output: str | Path, *, model: str
     net = at_scale(net, scale)
     return translate_files(net, inputs, output, tile=tile, overlap=DEFAULT_OVERLAP if overlap is None else overlap,
                            device=device, dtype=dtype, progress=progress, format=format, quality=quality,
-                           suffix=suffix, overwrite=overwrite)
+                           suffix=suffix, overwrite=overwrite, background_io=background_io)
 
 
 __all__ = ["DEFAULT_DEBLUR_MODEL", "EXAMPLE_DEBLUR_MODEL", "at_scale", "check_photo_model", "check_scale",

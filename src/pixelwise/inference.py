@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
@@ -35,6 +35,9 @@ from pixelwise.input_files import collect_inputs, find_instance_map
 from pixelwise.models.base import InputSpec, input_spec
 from pixelwise.runtime import DTYPES, resolve_device, resolve_dtype
 from pixelwise.tiling import BLENDS, axis_weights, blend_ramp, crop_to, pad_mode, pad_to_multiple, tile_starts
+
+if TYPE_CHECKING:
+    from pixelwise.photo_io import Photo
 
 DEFAULT_OVERLAP = 64
 
@@ -212,12 +215,12 @@ def _run_tiled(run: Callable[[dict[str, torch.Tensor]], torch.Tensor], data: dic
     return out.div_(weight_sum)  # in place: no second whole-image copy
 
 
-def _progress(items: Sequence[Any], enabled: bool, unit: str) -> Iterable[Any]:
+def _progress(items: Iterable[Any], enabled: bool, unit: str, total: int | None = None) -> Iterable[Any]:
     if not enabled:
         return items
     from tqdm import tqdm
 
-    return tqdm(items, unit=unit, leave=unit != "tiles", dynamic_ncols=True)
+    return tqdm(items, unit=unit, leave=unit != "tiles", dynamic_ncols=True, total=total)
 
 
 # --- files -------------------------------------------------------------------------------------------------
@@ -245,7 +248,7 @@ def translate_files(model: nn.Module | str | Path, inputs: Sequence[str | Path],
                     dtype: str | torch.dtype | None = None, compile: bool = False, hr_path: str | None = None,
                     progress: bool = True, format: str = "png", quality: int | None = None, suffix: str = "",
                     overwrite: bool = False, backend: str = "torch",
-                    report: Callable[[str], None] | None = None) -> Written:
+                    report: Callable[[str], None] | None = None, background_io: bool | None = None) -> Written:
     """``pixelwise infer``: translate label maps or photos (files, folders, globs) into
     ``output/<stem><suffix>.<ext>`` (``format``: png, jpg, webp or same, the input's; ``quality`` for jpg/webp).
 
@@ -258,7 +261,10 @@ def translate_files(model: nn.Module | str | Path, inputs: Sequence[str | Path],
     names), Cityscapes ``*_instanceIds`` siblings, or ``instances_from_labels`` (edges at label boundaries
     only). Returns the written paths (``.skipped``: the existing outputs left alone). See
     :func:`translate_image` for padding and tiling. ``backend``: torch (default), onnxruntime or auto for photo
-    models on the CPU (:mod:`pixelwise.onnx_runtime`; ``report`` gets its one line saying which runs)."""
+    models on the CPU (:mod:`pixelwise.onnx_runtime`; ``report`` gets its one line saying which runs).
+    ``background_io``: decode the next input and encode the last output in a worker thread while the model runs
+    (:mod:`pixelwise.overlap_io`; the same files either way); None (default): on a GPU only (on a CPU whose cores
+    the model already keeps busy it measured no faster and held one more photo in memory, docs/speed.md)."""
     from pixelwise.data.transforms import label_to_tensor, read_label
     from pixelwise.onnx_runtime import apply_backend, check_backend
     from pixelwise.photo_io import check_quality, plan_outputs, read_photo, refuse_alpha_loss, write_photo
@@ -307,25 +313,37 @@ def translate_files(model: nn.Module | str | Path, inputs: Sequence[str | Path],
     if spec.kind == "photo":
         refuse_alpha_loss(plan.jobs)
     make_dirs(output)
-    written = Written(skipped=[out for _, out in plan.skipped])
-    for path, out in _progress(plan.jobs, progress, "image"):
-        instance = photo = None
-        inst_path = instance_of[path]
+    from pixelwise.overlap_io import WriteBehind, read_ahead
+
+    if background_io is None:
+        background_io = _model_device_dtype(model)[0].type == "cuda"
+
+    def load(path: Path) -> tuple[Photo | None, torch.Tensor, torch.Tensor | None]:
         if spec.kind == "photo":
             photo = read_photo(path)
-            data = photo.rgb
-        else:
-            data = label_to_tensor(read_label(path))
-            if spec.instance_edge:
-                instance = data if inst_path is None else label_to_tensor(read_label(inst_path, "instance map"))
-                if instance.shape != data.shape:
-                    raise PixelwiseError(f"instance map {inst_path} is {tuple(instance.shape[-2:])} but label map "
-                                         f"{path} is {tuple(data.shape[-2:])}; they must have the same size")
-        image = translate_image(model, data, instance, tile=tile, overlap=overlap, blend=blend,
-                                instance_edge=instance_edge, progress=progress and tile is not None,
-                                source=str(path))
-        data = instance = None  # free the input before the output is quantised and written
-        written.append(write_photo(out, photo, image, quality=quality))
+            return photo, photo.rgb, None
+        labels = label_to_tensor(read_label(path))
+        instance = None
+        if spec.instance_edge:
+            inst_path = instance_of[path]
+            instance = labels if inst_path is None else label_to_tensor(read_label(inst_path, "instance map"))
+            if instance.shape != labels.shape:
+                raise PixelwiseError(f"instance map {inst_path} is {tuple(instance.shape[-2:])} but label map "
+                                     f"{path} is {tuple(labels.shape[-2:])}; they must have the same size")
+        return None, labels, instance
+
+    outputs = dict(plan.jobs)
+    written = Written(skipped=[out for _, out in plan.skipped])
+    with WriteBehind(enabled=background_io) as writer:
+        jobs = read_ahead([path for path, _ in plan.jobs], load, enabled=background_io)
+        for path, (photo, data, instance) in _progress(jobs, progress, "image", total=len(plan.jobs)):
+            image = translate_image(model, data, instance, tile=tile, overlap=overlap, blend=blend,
+                                    instance_edge=instance_edge, progress=progress and tile is not None,
+                                    source=str(path))
+            data = instance = None  # free the input before the output is quantised and written
+            writer.submit(write_photo, outputs[path], photo, image, quality=quality)
+            photo = image = None
+    written.extend(writer.results)
     return written
 
 

@@ -90,6 +90,8 @@ def build_dataset(config: DataConfig, split: str = "train", train: bool = True) 
         dataset = _rgb_dataset(config, split, train)
     if config.max_images is not None and config.max_images < len(dataset):
         dataset = Subset(dataset, range(config.max_images))
+    if train and config.repeat > 1:  # every sample `repeat` times an epoch (each access draws its own crop/blur)
+        dataset = Subset(dataset, list(range(len(dataset))) * config.repeat)
     return dataset
 
 

@@ -76,6 +76,10 @@ class DataConfig:
     # --- misc ---
     seed: int = 0  # seed of everything random that is not training augmentation (eval blur kernels)
     max_images: int | None = None  # use only the first N samples (sorted by name); None: all
+    # training only: each epoch visits every sample this many times (fresh random crop / flip / blur each visit),
+    # so a small photo set still makes epochs long enough that the data loader's workers are not restarted every
+    # few steps (a GPU with a large batch would otherwise wait on them); evaluation sees every sample once
+    repeat: int = 1
     validate: str = "headers"  # pre-flight check of every file before training: full | headers | off
 
     def __post_init__(self) -> None:
@@ -95,6 +99,8 @@ class DataConfig:
             raise PixelwiseError(f"data.validate={self.validate!r} must be 'full', 'headers' or 'off'")
         if self.label_nc < 1:
             raise PixelwiseError(f"data.label_nc={self.label_nc} must be >= 1")
+        if not isinstance(self.repeat, int) or isinstance(self.repeat, bool) or self.repeat < 1:
+            raise PixelwiseError(f"data.repeat={self.repeat!r} must be an integer >= 1")
         for name in ("load_height", "load_width", "crop_height", "crop_width", "max_images"):
             value = getattr(self, name)
             if value is not None and value < 1:

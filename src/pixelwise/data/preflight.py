@@ -103,6 +103,8 @@ def _unwrap(dataset: Dataset) -> tuple[Dataset, list[int] | None]:
         inner = list(dataset.indices)
         indices = inner if indices is None else [inner[i] for i in indices]
         dataset = dataset.dataset
+    if indices is not None:  # a repeated sample (data.repeat) is checked once
+        indices = list(dict.fromkeys(indices))
     return dataset, indices
 
 
