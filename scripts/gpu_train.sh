@@ -8,7 +8,7 @@
 #   PHOTOS=DIR OUT=DIR bash scripts/gpu_train.sh           # DIR/train/*.png: scripts/deblur_training_photos.py --short-side 720
 #   DEVICE=cpu STEPS=2 BATCH=2 CROP=32 EXTRA="..." bash scripts/gpu_train.sh   # the CPU rehearsal
 #
-# Settings (environment): DEVICE (cuda), STEPS (3000; per model), BATCH (16), CROP (256), WORKERS (8),
+# Settings (environment): DEVICE (cuda), STEPS (3000; per model), BATCH (16), CROP (256), WORKERS (12 of the 16 cores),
 # REPEAT (32: data.repeat, each photo 32 times an epoch, so the loader's workers are not restarted every step),
 # PRECISION (bf16 on cuda, fp32 on cpu), MODELS ("deblurgan-asap-medium deblurgan-medium"), EXTRA (more dotted overrides).
 set -euo pipefail
@@ -19,7 +19,7 @@ PHOTOS=${PHOTOS:?set PHOTOS to a folder with train/*.png (scripts/deblur_trainin
 STEPS=${STEPS:-3000}
 BATCH=${BATCH:-16}
 CROP=${CROP:-256}
-WORKERS=${WORKERS:-8}
+WORKERS=${WORKERS:-12}
 REPEAT=${REPEAT:-32}
 MODELS=${MODELS:-"deblurgan-asap-medium deblurgan-medium"}
 if [ "$DEVICE" = cpu ]; then PRECISION=${PRECISION:-fp32}; else PRECISION=${PRECISION:-bf16}; fi

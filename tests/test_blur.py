@@ -241,6 +241,30 @@ def test_repeat_makes_longer_training_epochs_of_fresh_draws_and_leaves_evaluatio
             DataConfig(**base, repeat=bad)
 
 
+def test_blur_dataset_decodes_each_photo_once_per_process_and_gives_the_same_samples(tmp_path: Path,
+                                                                                      monkeypatch) -> None:
+    from pixelwise.data import blur_dataset
+    from pixelwise.data.blur_dataset import MotionBlurDataset, sharp_records
+
+    _photos(tmp_path, count=3)
+    config = DataConfig(format="blur", root=str(tmp_path), blur_strength=[0.3, 1.0], blur_max_length=10,
+                        crop_height=24, crop_width=24, load_width=48)
+    decoded: list[Path] = []
+    real_read = blur_dataset.read_photo
+    monkeypatch.setattr(blur_dataset, "read_photo", lambda path: decoded.append(path) or real_read(path))
+    records = sharp_records(tmp_path, "train")
+    cached = MotionBlurDataset(records, config, train=True)
+    uncached = MotionBlurDataset(records, config, train=True, cache_bytes=0)
+    for index in (0, 1, 2, 0, 1, 2):
+        torch.manual_seed(index)
+        a = cached[index]
+        torch.manual_seed(index)
+        b = uncached[index]
+        assert torch.equal(a["input"], b["input"]) and torch.equal(a["target"], b["target"])
+    assert len(decoded) == 3 + 6  # the cached dataset read each photo once, the other one every time
+    assert cached.sharp_photo(0).shape == (32, 48, 3)  # kept at the load size (40x60 -> 48 wide)
+
+
 def test_blur_dataset_errors(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(PixelwiseError, match=r"sharp photo folder .*empty or its subfolders holds no"):
