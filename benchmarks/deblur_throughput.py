@@ -34,23 +34,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from deblur_large_photo import sharp_photo  # the largest file of a wallpaper, centre-cropped and resized
+from deblur_quality import PHOTOS
 from PIL import Image
-
-HERE = Path(__file__).resolve().parent
-WALLPAPERS = Path("/usr/share/wallpapers")
-PHOTOS = ("BytheWater", "ColdRipple", "ColorfulCups", "EveningGlow", "FallenLeaf", "Grey", "OneStandsOut", "Path")
-
-
-def photo(name: str, width: int, height: int) -> Image.Image:
-    """The largest file of one wallpaper, centre-cropped to the aspect ratio and resized to width x height."""
-    files = sorted((WALLPAPERS / name / "contents" / "images").glob("*"), key=lambda p: p.stat().st_size)
-    if not files:
-        sys.exit(f"{WALLPAPERS / name} is missing: apt-get install plasma-workspace-wallpapers")
-    image = Image.open(files[-1]).convert("RGB")
-    scale = max(width / image.width, height / image.height)
-    image = image.resize((round(image.width * scale), round(image.height * scale)), Image.Resampling.LANCZOS)
-    left, top = (image.width - width) // 2, (image.height - height) // 2
-    return image.crop((left, top, left + width, top + height))
 
 
 def write_photos(folder: Path, count: int, width: int, height: int) -> list[Path]:
@@ -59,7 +45,7 @@ def write_photos(folder: Path, count: int, width: int, height: int) -> list[Path
     for i in range(count):
         path = folder / f"{PHOTOS[i % len(PHOTOS)]}-{i}.jpg"
         if not path.exists():
-            photo(PHOTOS[i % len(PHOTOS)], width, height).save(path, quality=95)
+            Image.fromarray(sharp_photo(PHOTOS[i % len(PHOTOS)], width, height)).save(path, quality=95)
         paths.append(path)
     return paths
 
