@@ -16,8 +16,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from pixelwise.data.blur import image_seed, motion_blur, sample_kernel
-from pixelwise.data.camera import degrade
+from pixelwise.data.blur import image_seed, sample_kernel
+from pixelwise.data.camera import blur_like_camera
 from pixelwise.data.config import DataConfig
 from pixelwise.data.files import keyed, list_images, split_folder
 from pixelwise.data.transforms import (
@@ -96,12 +96,8 @@ class MotionBlurDataset(Dataset):
         y0, x0 = max(0, top - margin), max(0, left - margin)
         y1, x1 = min(size[0], top + h + margin), min(size[1], left + w + margin)
         region = photo_to_tensor(photo[y0:y1, x0:x1])  # the crop and its margin, (3, y1 - y0, x1 - x0)
-        camera = config.camera_options()
-        if camera.active:  # in [0, 1]; the JPEG round trip sees the margin too (a crop of a JPEG photo)
-            generator = torch.Generator().manual_seed(seed + 1)
-            blurred = degrade((region + 1) / 2, kernel, camera, generator) * 2 - 1
-        else:
-            blurred = motion_blur(region, kernel.astype("float32"))
+        # the camera's JPEG round trip (when on) sees the margin too, like a crop of a JPEG photo
+        blurred = blur_like_camera(region, kernel, config.camera_options(), seed, signed=True)
         blurred = blurred[:, top - y0:top - y0 + h, left - x0:left - x0 + w]
         if config.blur_noise > 0:
             generator = torch.Generator().manual_seed(seed)

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from pixelwise.data.blur import image_seed, motion_blur, sample_kernel
-from pixelwise.data.camera import CameraOptions, degrade
+from pixelwise.data.blur import image_seed, sample_kernel
+from pixelwise.data.camera import CameraOptions, blur_like_camera
 from pixelwise.data.files import keyed, list_images
 from pixelwise.data.strength import parse_strength
 from pixelwise.data.transforms import read_photo
@@ -35,10 +35,7 @@ def blur_photo(photo: np.ndarray, seed: int, strength: tuple[float, float], max_
     JPEG), applied with the same kernel."""
     kernel = sample_kernel(seed, strength, max_length)
     image = torch.from_numpy(np.array(photo, dtype=np.float32) / 255.0).permute(2, 0, 1)
-    if camera is not None and camera.active:
-        blurred = degrade(image, kernel.kernel, camera, torch.Generator().manual_seed(seed + 1))
-    else:
-        blurred = motion_blur(image, kernel.kernel.astype(np.float32))
+    blurred = blur_like_camera(image, kernel.kernel, camera, seed)
     if noise > 0:
         generator = torch.Generator().manual_seed(seed)
         blurred = blurred + noise * torch.randn(blurred.shape, generator=generator)

@@ -90,3 +90,17 @@ def degrade(sharp: torch.Tensor, kernel: np.ndarray | torch.Tensor, options: Cam
     if options.jpeg_quality > 0:
         x = jpeg_round_trip(x, options.jpeg_quality)
     return x.to(sharp.dtype)
+
+
+def blur_like_camera(image: torch.Tensor, kernel: np.ndarray, options: CameraOptions | None, seed: int,
+                     signed: bool = False) -> torch.Tensor:
+    """``image`` (C, H, W) in [0, 1] (in [-1, 1] when ``signed``) blurred with ``kernel``: through :func:`degrade`
+    when ``options`` are active (its noise drawn from ``seed + 1``), else a plain convolution; same range out.
+    The one place the ``pixelwise blur`` folders and the on-the-fly blur datasets make a blurred image."""
+    if options is None or not options.active:
+        return motion_blur(image, kernel.astype(np.float32))
+    generator = torch.Generator().manual_seed(seed + 1)
+    if signed:
+        return degrade((image + 1) / 2, kernel, options, generator) * 2 - 1
+    return degrade(image, kernel, options, generator)
+
