@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 from deblur_quality import PHOTOS, WALLPAPERS
 from PIL import Image
-from shipped_deblurrers import INPUT, add_gains, score_folder
+from shipped_deblurrers import INPUT, add_gains, comparison_grid, score_folder
 
 STRENGTHS = (0.0, 0.25, 0.5, 0.75, 1.0)
 SHORT_SIDE, CROP = 720, 256
@@ -245,17 +245,11 @@ def render(result: dict[str, Any], only: str | None = None) -> str:
 
 
 def write_grid(out: Path, keys: Sequence[str], names: Sequence[str], count: int = 4) -> Path:
-    from pixelwise.imagegrid import save_image_grid
-
     folder = out / "L60" / "s0.5"
     if not folder.is_dir():
         folder = sorted(out.glob("L*/s0.5"))[0]
-    picks = [names[round(i * (len(names) - 1) / max(count - 1, 1))] for i in range(min(count, len(names)))]
-    read = lambda p: np.asarray(Image.open(p).convert("RGB"))  # noqa: E731
-    rows = [[read(folder / sub / n) for sub in ("A", *keys, "B")] for n in picks]
-    return save_image_grid(rows, out / "grid.png", ["blurred input", *keys, "sharp"],
-                           row_labels=[n.rsplit(".", 1)[0] for n in picks],
-                           title=f"held-out crops, {folder.parent.name[1:]}-px paths, strength 0.5")
+    return comparison_grid(folder, out, keys, names,
+                           f"held-out crops, {folder.parent.name[1:]}-px paths, strength 0.5", count)
 
 
 if __name__ == "__main__":

@@ -133,19 +133,23 @@ def card_results(result: Mapping[str, Any], key: str) -> str:
     return "\n".join(lines)
 
 
-def write_grid(out: Path, strengths: Sequence[float], keys: Sequence[str], names: Sequence[str],
-               count: int = 4) -> Path:
-    """``OUT/grid.png``: for ``count`` crops (evenly spread over the photos), the blurred input, each model's
-    result and the sharp crop, at the strength nearest 0.5."""
+def comparison_grid(folder: Path, out: Path, keys: Sequence[str], names: Sequence[str], title: str,
+                    count: int = 4) -> Path:
+    """``out/grid.png``: for ``count`` crops (evenly spread over ``names``), the blurred input (``folder/A``), each
+    model's result (``folder/<key>``) and the sharp crop (``folder/B``)."""
     from pixelwise.imagegrid import save_image_grid
 
-    label = strength_label(min(strengths, key=lambda s: abs(s - 0.5)))
-    folder = out / f"s{label}"
-    picks = [names[round(i * (len(names) - 1) / max(count - 1, 1))] for i in range(count)]
+    picks = [names[round(i * (len(names) - 1) / max(count - 1, 1))] for i in range(min(count, len(names)))]
     rows = [[_read(folder / sub / n).transpose(1, 2, 0) for sub in ("A", *keys, "B")] for n in picks]
     return save_image_grid(rows, out / "grid.png", ["blurred input", *keys, "sharp"],
-                           row_labels=[n.rsplit(".", 1)[0] for n in picks],
-                           title=f"held-out crops, blur strength {label}")
+                           row_labels=[n.rsplit(".", 1)[0] for n in picks], title=title)
+
+
+def write_grid(out: Path, strengths: Sequence[float], keys: Sequence[str], names: Sequence[str],
+               count: int = 4) -> Path:
+    """:func:`comparison_grid` at the strength nearest 0.5."""
+    label = strength_label(min(strengths, key=lambda s: abs(s - 0.5)))
+    return comparison_grid(out / f"s{label}", out, keys, names, f"held-out crops, blur strength {label}", count)
 
 
 def bench_folder(folder: Path, runs: int, warmup: int) -> list[dict[str, Any]]:
