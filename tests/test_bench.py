@@ -177,3 +177,12 @@ def test_execution_settings_are_valid_model_options():
     check_options(["deblurgan-asap"], {"deblurgan-asap": {"hr_path": "fast", "hr_width": 16}})
     with pytest.raises(PixelwiseError, match="exist in no config"):
         check_options(["deblurgan-asap"], {"deblurgan-asap": {"no_such_option": 1}})
+
+
+def test_option_names_are_the_config_fields_and_the_execution_keys():
+    from pixelwise.registry import execution_keys, option_names, split_execution
+
+    assert execution_keys("asapnet") == ("hr_path",) and {"hr_path", "hr_width"} <= option_names("asapnet")
+    assert execution_keys("deblurgan") == () and "ngf" in option_names("deblurgan")
+    assert split_execution("asapnet", {"hr_path": "reference", "hr_width": 8}) == (
+        {"hr_width": 8}, {"hr_path": "reference"})

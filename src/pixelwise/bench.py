@@ -28,7 +28,6 @@ A combination that cannot run (size not divisible, out of memory, unsupported dt
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -83,21 +82,14 @@ def default_models() -> list[str]:
     return [name for name in DEFAULT_MODELS if name in known]
 
 
-def _config_fields(name: str) -> set[str]:
-    from pixelwise.registry import get_entry
-
-    config_cls = get_entry(name).config_cls  # its fields, and the execution settings it takes (hr_path)
-    return {f.name for f in dataclasses.fields(config_cls)} | set(getattr(config_cls, "execution_keys", ()))
-
-
 def model_options_for(name: str, height: int, width: int, tiny: bool = False,
                       options: Mapping[str, Mapping[str, Any]] | None = None) -> dict[str, Any]:
     """Config overrides for model ``name`` at ``height`` x ``width``: the ASAP-Net grid for the size, then the
     tiny preset, then ``options`` (keys: a model name, or "*" for every model that has the option)."""
-    from pixelwise.registry import get_entry, model_config
+    from pixelwise.registry import get_entry, model_config, option_names
 
     entry = get_entry(name)
-    fields = _config_fields(name)
+    fields = option_names(name)
     user = {**dict((options or {}).get("*", {})), **dict((options or {}).get(name, {}))}
     user = {k: v for k, v in user.items() if k in fields}
     result: dict[str, Any] = {}
@@ -114,16 +106,18 @@ def model_options_for(name: str, height: int, width: int, tiny: bool = False,
 
 def check_options(models: Sequence[str], options: Mapping[str, Mapping[str, Any]] | None) -> None:
     """Every option must belong to a listed model (scoped) or to at least one of them ("*")."""
+    from pixelwise.registry import option_names
+
     for scope, values in (options or {}).items():
         if scope == "*":
-            valid = set().union(*(_config_fields(m) for m in models)) if models else set()
+            valid = set().union(*(option_names(m) for m in models)) if models else set()
             where = "any of the models " + ", ".join(models)
         elif scope not in models:
             raise PixelwiseError(
                 f"--model-option {scope}.KEY=VALUE: {scope!r} is not among the benchmarked models {list(models)}"
             )
         else:
-            valid, where = _config_fields(scope), f"model {scope!r}"
+            valid, where = option_names(scope), f"model {scope!r}"
         unknown = sorted(set(values) - valid)
         if unknown:
             raise PixelwiseError(f"option(s) {unknown} exist in no config of {where}; valid: {sorted(valid)}")

@@ -62,10 +62,20 @@ def list_models(kind: Kind | None = "generator") -> list[str]:
     return [n for n, e in _REGISTRY.items() if kind is None or e.kind == kind]
 
 
+def execution_keys(name: str) -> tuple[str, ...]:
+    """The execution settings model ``name`` takes beside its config (the config class's ``execution_keys``, e.g.
+    ASAP-Net's ``hr_path``, a config field in older config.json files)."""
+    return tuple(getattr(get_entry(name).config_cls, "execution_keys", ()))
+
+
+def option_names(name: str) -> set[str]:
+    """Every option model ``name`` accepts: its config's fields and its :func:`execution_keys`."""
+    return {f.name for f in dataclasses.fields(get_entry(name).config_cls)} | set(execution_keys(name))
+
+
 def split_execution(name: str, options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(config options, execution options) of ``options``: keys the config class lists in ``execution_keys``
-    (e.g. ASAP-Net's ``hr_path``, a config field in older config.json files) are execution settings."""
-    keys = getattr(get_entry(name).config_cls, "execution_keys", ())
+    """(config options, execution options) of ``options``: the :func:`execution_keys` are execution settings."""
+    keys = execution_keys(name)
     return ({k: v for k, v in options.items() if k not in keys}, {k: v for k, v in options.items() if k in keys})
 
 
