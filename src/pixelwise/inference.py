@@ -318,10 +318,9 @@ def translate_files(model: nn.Module | str | Path, inputs: Sequence[str | Path],
     if background_io is None:
         background_io = _model_device_dtype(model)[0].type == "cuda"
 
-    def load(path: Path) -> tuple[Photo | None, torch.Tensor, torch.Tensor | None]:
-        if spec.kind == "photo":
-            photo = read_photo(path)
-            return photo, photo.rgb, None
+    def load(path: Path) -> tuple[Photo | None, torch.Tensor | None, torch.Tensor | None]:
+        if spec.kind == "photo":  # decoded here; its float copy is made in the loop, so it can be freed there
+            return read_photo(path), None, None
         labels = label_to_tensor(read_label(path))
         instance = None
         if spec.instance_edge:
@@ -337,6 +336,7 @@ def translate_files(model: nn.Module | str | Path, inputs: Sequence[str | Path],
     with WriteBehind(enabled=background_io) as writer:
         jobs = read_ahead([path for path, _ in plan.jobs], load, enabled=background_io)
         for path, (photo, data, instance) in _progress(jobs, progress, "image", total=len(plan.jobs)):
+            data = photo.rgb if photo is not None else data
             image = translate_image(model, data, instance, tile=tile, overlap=overlap, blend=blend,
                                     instance_edge=instance_edge, progress=progress and tile is not None,
                                     source=str(path))
