@@ -244,6 +244,34 @@ def render(result: dict[str, Any], only: str | None = None) -> str:
     return "\n".join(lines)
 
 
+def summary(result: dict[str, Any]) -> str:
+    """One row per model of a results.json: the PSNR gain over the blurred input (mean over s > 0 and the worst
+    strength) per path length, the PSNR against a sharp input (s = 0: does it harm?) and the CPU time."""
+    from pixelwise.models.card import markdown_table
+
+    lengths = list(result["scores"])
+    first = result["scores"][lengths[0]]
+    size = "x".join(str(v) for v in result["setup"]["bench_size"])
+    header = ["model"]
+    for length in lengths:
+        header += [f"{length} px: mean gain dB", f"{length} px: worst strength"]
+    header += ["sharp input: PSNR dB", f"ms at {size}"]
+    rows = [["Blurred input (no model: the baseline)", *["+0.00"] * (2 * len(lengths)), "∞", "-"]]
+    shipped = {k for k, path in result.get("models", {}).items() if Path(path).parent.name == "pretrained"}
+    for key in [k for k in first if k != INPUT]:
+        label = f"`pixelwise/{key}`" if key in shipped else f"`{key}`"
+        row = ["Wiener filter told the true kernel (a reference, not blind)" if key == WIENER else label]
+        for length in lengths:
+            by_strength = result["scores"][length][key]
+            gains = [v["psnr_gain"] for s, v in by_strength.items() if s not in ("0", "all")]
+            row += [f"{by_strength['all']['psnr_gain']:+.2f}", f"{min(gains):+.2f}"]
+        sharp = first[key].get("0", {}).get("psnr")
+        bench = [r.get("median_ms") for r in result.get("bench", {}).get(key, [])]
+        row += [f"{sharp:.1f}" if sharp is not None else "-", f"{bench[0]:.0f}" if bench and bench[0] else "-"]
+        rows.append(row)
+    return markdown_table(header, rows)
+
+
 def write_grid(out: Path, keys: Sequence[str], names: Sequence[str], count: int = 4) -> Path:
     folder = out / "L60" / "s0.5"
     if not folder.is_dir():

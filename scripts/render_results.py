@@ -300,8 +300,23 @@ def deblur_throughput() -> str:
     return markdown(load("deblur-throughput.json")).rstrip("\n")
 
 
+def deblur_realworld_summary() -> str:
+    """One row per model of benchmarks/deblur_realworld.py's results.json (its ``summary``), with the command."""
+    _pixelwise()
+    if str(ROOT / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+    from deblur_realworld import summary
+
+    result = load("deblur-realworld.json")
+    setup = result["setup"]
+    return (f"Measured with `{result['command']}`, {result['date']}, {result['machine']['cpu']} (2 cores), "
+            f"{setup['images']} held-out crops at a {setup['short_side']}-px short side, strengths "
+            f"{', '.join(f'{s:g}' for s in setup['strengths'] if s)}:\n\n" + summary(result))
+
+
 RENDERERS: dict[str, Callable[[], str]] = {
     "deblur-realworld": deblur_realworld,
+    "deblur-realworld-summary": deblur_realworld_summary,
     "demo-table1": demo_table1,
     "demo-table2": demo_table2,
     "shipped-deblurrers": shipped_deblurrers,
