@@ -257,9 +257,11 @@ def summary(result: dict[str, Any]) -> str:
         header += [f"{length} px: mean gain dB", f"{length} px: worst strength"]
     header += ["sharp input: PSNR dB", f"ms at {size}"]
     rows = [["Blurred input (no model: the baseline)", *["+0.00"] * (2 * len(lengths)), "∞", "-"]]
-    shipped = {k for k, path in result.get("models", {}).items() if Path(path).parent.name == "pretrained"}
+    from pixelwise.hub import packaged_names
+
+    shipped = set(packaged_names())  # the others are runs or models that did not ship
     for key in [k for k in first if k != INPUT]:
-        label = f"`pixelwise/{key}`" if key in shipped else f"`{key}`"
+        label = f"`pixelwise/{key}`" if key in shipped else f"`{key}` (not shipped)"
         row = ["Wiener filter told the true kernel (a reference, not blind)" if key == WIENER else label]
         for length in lengths:
             by_strength = result["scores"][length][key]

@@ -309,7 +309,9 @@ def deblur_realworld_summary() -> str:
 
     result = load("deblur-realworld.json")
     setup = result["setup"]
-    return (f"Measured with `{result['command']}`, {result['date']}, {result['machine']['cpu']} (2 cores), "
+    load1 = (result["machine"].get("load") or {}).get("load1")
+    return (f"Measured with `{result['command']}`, {result['date']}, {result['machine']['cpu']} (2 cores"
+            + (f", load average {load1} at the start: the times are inflated" if load1 and load1 > 2 else "") + "), "
             f"{setup['images']} held-out crops at a {setup['short_side']}-px short side, strengths "
             f"{', '.join(f'{s:g}' for s in setup['strengths'] if s)}:\n\n" + summary(result))
 
