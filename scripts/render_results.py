@@ -250,6 +250,13 @@ def _pixelwise() -> None:
         sys.path.insert(0, str(ROOT / "src"))
 
 
+def _benchmarks() -> None:
+    """Make pixelwise and the benchmark scripts (whose own renderers print their tables) importable."""
+    _pixelwise()
+    if str(ROOT / "benchmarks") not in sys.path:
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
 def presets() -> str:
     _pixelwise()
     from pixelwise.presets import describe_presets
@@ -268,9 +275,7 @@ def preset_aliases() -> str:
 
 def deblur_realworld() -> str:
     """benchmarks/deblur_realworld.py's results.json, rendered by that script's own ``render``."""
-    _pixelwise()
-    if str(ROOT / "benchmarks") not in sys.path:
-        sys.path.insert(0, str(ROOT / "benchmarks"))
+    _benchmarks()
     from deblur_realworld import render
 
     return render(load("deblur-realworld.json"))
@@ -280,9 +285,7 @@ def cpu_speed(name: str) -> Callable[[], str]:
     """``docs/results/<name>.json``, a copy of ``benchmarks/cpu_speed.py``'s cpu_speed.json, rendered by that
     script's own ``markdown`` (the command, the CPU, the load, every row and the ratios within the run)."""
     def render() -> str:
-        _pixelwise()
-        if str(ROOT / "benchmarks") not in sys.path:
-            sys.path.insert(0, str(ROOT / "benchmarks"))
+        _benchmarks()
         from cpu_speed import markdown
 
         result = load(f"{name}.json")
@@ -292,9 +295,7 @@ def cpu_speed(name: str) -> Callable[[], str]:
 
 def deblur_throughput() -> str:
     """benchmarks/deblur_throughput.py's results.json, rendered by that script's own ``markdown``."""
-    _pixelwise()
-    if str(ROOT / "benchmarks") not in sys.path:
-        sys.path.insert(0, str(ROOT / "benchmarks"))
+    _benchmarks()
     from deblur_throughput import markdown
 
     return markdown(load("deblur-throughput.json")).rstrip("\n")
@@ -302,9 +303,7 @@ def deblur_throughput() -> str:
 
 def deblur_realworld_summary() -> str:
     """One row per model of benchmarks/deblur_realworld.py's results.json (its ``summary``), with the command."""
-    _pixelwise()
-    if str(ROOT / "benchmarks") not in sys.path:
-        sys.path.insert(0, str(ROOT / "benchmarks"))
+    _benchmarks()
     from deblur_realworld import summary
 
     result = load("deblur-realworld.json")

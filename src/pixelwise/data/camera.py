@@ -103,4 +103,3 @@ def blur_like_camera(image: torch.Tensor, kernel: np.ndarray, options: CameraOpt
     if signed:
         return degrade((image + 1) / 2, kernel, options, generator) * 2 - 1
     return degrade(image, kernel, options, generator)
-
