@@ -117,6 +117,10 @@ ISA_EMULATION_ENV: dict[str, dict[str, str]] = {
 }
 
 
+# every variable the emulation sets, and the block-size override: what a record lists when they are set
+EMULATION_VARIABLES = (*dict.fromkeys(k for env in ISA_EMULATION_ENV.values() for k in env), "PIXELWISE_L2_BYTES")
+
+
 def isa_emulation_env(isa: str) -> dict[str, str]:
     """The environment variables (:data:`ISA_EMULATION_ENV`) that restrict torch to ``isa``'s code paths; ``native``:
     none. Unknown names fail with the known ones."""
@@ -155,9 +159,7 @@ def describe_cpu() -> dict[str, Any]:
             "physical_cores": physical_cores(), "logical_cpus": usable_cpus(), "torch_threads": torch.get_num_threads(),
             "l2_bytes": cache_bytes(2), "l3_bytes": cache_bytes(3), "torch": torch_build(),
             "emulated_isa": emulated,
-            "emulation": ({k: os.environ[k] for k in ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA",
-                                                       "MKL_ENABLE_INSTRUCTIONS", "PIXELWISE_L2_BYTES")
-                           if os.environ.get(k)} or None)}
+            "emulation": {k: os.environ[k] for k in EMULATION_VARIABLES if os.environ.get(k)} or None}
 
 
 def machine_label(info: dict[str, Any] | None = None) -> str:
@@ -187,6 +189,6 @@ def cpu_line(info: dict[str, Any] | None = None) -> str:
             f", torch {build.get('version')} ({build.get('cpu_capability')}{', ' + libs if libs else ''})")
 
 
-__all__ = ["ISA_EMULATION_ENV", "cache_bytes", "cpu_flags", "cpu_line", "cpu_model_name", "describe_cpu",
-           "emulated_isa", "isa_emulation_env", "isa_level", "machine_label", "physical_cores", "torch_build",
-           "usable_cpus"]
+__all__ = ["EMULATION_VARIABLES", "ISA_EMULATION_ENV", "cache_bytes", "cpu_flags", "cpu_line", "cpu_model_name",
+           "describe_cpu", "emulated_isa", "isa_emulation_env", "isa_level", "machine_label", "physical_cores",
+           "torch_build", "usable_cpus"]
